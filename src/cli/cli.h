@@ -1,0 +1,14 @@
+/* cli.h - subcommands of the sandbox-agent binary. */
+#ifndef CLI_CLI_H
+#define CLI_CLI_H
+#include <stdbool.h>
+
+typedef struct {
+	const char *token; /* -t/--token */
+	bool no_token;     /* -n/--no-token */
+} cli_globals;
+
+int cli_server(int argc, char **argv, const cli_globals *g);
+void cli_usage(int to_stderr);
+
+#endif
