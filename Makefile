@@ -53,6 +53,7 @@ CFLAGS_FUZZ := $(DEFS) $(WARN) -g -O1 -fsanitize=fuzzer-no-link,address,undefine
 OBJ_FUZZ    := $(patsubst src/%.c,$(BUILD)/fuzzobj/%.o,$(LIB_SRCS))
 FUZZ_BINS   := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
+.SECONDARY:
 .PHONY: all deps run test check fuzz fuzz-smoke size bench clean unit bearssl
 all: $(BIN)
 

@@ -213,6 +213,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *s = (const char *)data;
 	int r = json_parse(s, size, toks, NTOK), r2, i;
 	size_t k, step;
+	bool bv = false;
 	buf_t b1, b2;
 	jw_t w;
 
@@ -256,6 +257,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case JSON_NULL:
 			ASSERT(t->size == 0 && t->skip == (uint32_t)i + 1);
 			ASSERT(t->end - t->start == (t->type == JSON_FALSE ? 5u : 4u));
+			ASSERT(json_get_bool(s, toks, i, &bv) == (t->type != JSON_NULL));
+			ASSERT(t->type == JSON_NULL || bv == (t->type == JSON_TRUE));
 			break;
 		default:
 			abort();

@@ -78,6 +78,7 @@ struct agent_ops {
 extern const agent_ops *const agent_all[5]; /* claude, codex, opencode, amp, mock */
 const agent_ops *agent_find(const char *id);
 extern const agent_ops agent_mock;
+extern const agent_ops agent_claude;
 
 /* Validates and normalizes agentMode/permissionMode (spec 5.3). Returns
  * 0, or -1 with e filled. Outputs are static strings or agent_mode. */

@@ -27,10 +27,6 @@ void agent_fail(agent_err *e, agent_err_kind kind, const char *fmt, ...)
 	va_end(ap);
 }
 
-static const agent_mode build_plan[] = {
-	{"build", "Build", "Default build mode"},
-	{"plan", "Plan", "Plan mode (prompt-only)"},
-};
 static const agent_mode codex_modes[] = {
 	{"build", "Build", "Default build mode"},
 	{"plan", "Plan", "Planning mode via prompt prefix"},
@@ -50,23 +46,10 @@ static const char *const perm_opencode_norm[] = {"default", "default", NULL};
 static const char *const perm_amp[] = {"default", "bypass", "acceptEdits", NULL};
 static const char *const perm_amp_norm[] = {"default", "bypass", "default", NULL};
 
-static const agent_model claude_models[] = {
-	{"default", "Default (recommended)"}, {"sonnet", "Sonnet"}, {"opus", "Opus"}, {"haiku", "Haiku"},
-};
 static const agent_model amp_models[] = {{"amp-default", "Amp Default"}};
 
 /* Adapters not built into this binary yet are listed with their static
  * facts; their session operations are NULL. */
-static const agent_ops agent_claude_static = {
-	.id = "claude",
-	.binary = "claude",
-	.caps = {[CAP_PERMISSIONS] = 1, [CAP_QUESTIONS] = 1, [CAP_TOOL_CALLS] = 1,
-		[CAP_TOOL_RESULTS] = 1, [CAP_TEXT_MESSAGES] = 1, [CAP_MCP_TOOLS] = 1,
-		[CAP_STREAMING_DELTAS] = 1},
-	.modes = build_plan, .nmodes = 2,
-	.perm_accepted = perm_all, .perm_normalized = perm_all,
-	.models = claude_models, .nmodels = 4, .default_model = "default",
-};
 static const agent_ops agent_codex_static = {
 	.id = "codex",
 	.binary = "codex",
@@ -99,9 +82,6 @@ static const agent_ops agent_amp_static = {
 	.models = amp_models, .nmodels = 1, .default_model = "amp-default",
 };
 
-#ifndef AGENT_CLAUDE
-#define AGENT_CLAUDE agent_claude_static
-#endif
 #ifndef AGENT_CODEX
 #define AGENT_CODEX agent_codex_static
 #endif
@@ -113,7 +93,7 @@ static const agent_ops agent_amp_static = {
 #endif
 
 const agent_ops *const agent_all[5] = {
-	&AGENT_CLAUDE, &AGENT_CODEX, &AGENT_OPENCODE, &AGENT_AMP, &agent_mock,
+	&agent_claude, &AGENT_CODEX, &AGENT_OPENCODE, &AGENT_AMP, &agent_mock,
 };
 
 const agent_ops *agent_find(const char *id)

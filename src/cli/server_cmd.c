@@ -6,6 +6,7 @@
 
 #include "../base/log.h"
 #include "../base/util.h"
+#include "../proc/proc.h"
 #include "../server/server.h"
 #include "../session/session.h"
 #include "cli.h"
@@ -80,9 +81,20 @@ int cli_server(int argc, char **argv, const cli_globals *g)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		char name[64];
+		const char *eq = strchr(a, '=');
+		bool inline_value = false;
+		if (a[0] == '-' && a[1] == '-' && eq && (size_t)(eq - a) < sizeof name) {
+			/* --name=value */
+			memcpy(name, a, (size_t)(eq - a));
+			name[eq - a] = 0;
+			a = name;
+			v = eq + 1;
+			inline_value = true;
+		}
 		unsigned long u;
 #define OPT(s, l) (!strcmp(a, s) || !strcmp(a, l))
-#define NEED() do { if (!v) return bad("missing value for ", a); i++; } while (0)
+#define NEED() do { if (!v) return bad("missing value for ", a); if (!inline_value) i++; } while (0)
 		if (OPT("-h", "--help")) {
 			fputs(server_usage, stdout);
 			return 0;
@@ -153,6 +165,8 @@ int cli_server(int argc, char **argv, const cli_globals *g)
 	srv_set_flush_hook(sess_flush_subscribers);
 	srv_set_shutdown_hook(sess_shutdown_all, NULL);
 	int rc = srv_run(&cfg);
+	proc_kill_all();
 	sess_free_all();
+	srv_free();
 	return rc;
 }

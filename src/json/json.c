@@ -10,21 +10,20 @@
 
 /* ---- UTF-8 ---- */
 
-/* Classifies the bytes at p (n > 0 available). Returns the length (1-4) of
- * a well-formed UTF-8 sequence; 0 if the bytes are a valid beginning cut
- * off by the end of the data; otherwise minus the length of the maximal
- * subpart (Unicode ch. 3, "U+FFFD substitution of maximal subparts"): the
- * bytes that one replacement character stands for. Overlongs, surrogates
- * and code points above U+10FFFF are ill-formed by the ranges below. */
+/* Classifies the bytes at p (n > 0 available, p[0] >= 0x80: callers deal
+ * with ASCII themselves). Returns the length (2-4) of a well-formed UTF-8
+ * sequence; 0 if the bytes are a valid beginning cut off by the end of the
+ * data; otherwise minus the length of the maximal subpart (Unicode ch. 3,
+ * "U+FFFD substitution of maximal subparts"): the bytes that one
+ * replacement character stands for. Overlongs, surrogates and code points
+ * above U+10FFFF are ill-formed by the ranges below. */
 static int utf8_seq(const unsigned char *p, size_t n)
 {
 	unsigned c = p[0], lo = 0x80, hi = 0xBF;
 	int need, k;
 
-	if (c < 0x80)
-		return 1;
 	if (c < 0xC2)
-		return -1;
+		return -1; /* a continuation byte, or an overlong lead */
 	if (c < 0xE0) {
 		need = 2;
 	} else if (c < 0xF0) {

@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -46,6 +47,7 @@ struct srv_conn {
 	bool reading;
 	bool writing;
 	bool is_head;
+	char *origin; /* Origin of the current request, for CORS headers */
 	uint64_t timer;
 	/* streaming */
 	const srv_stream_ops *sops;
@@ -61,6 +63,8 @@ static struct {
 	srv_config cfg;
 	int lfd;
 	srv_conn *conns;
+	srv_conn *dead; /* closed, freed before the next poll */
+	int reserve_fd;  /* spare descriptor for shedding load at EMFILE */
 	unsigned nconns;
 	bool stopping;
 	uint64_t stop_timer;
@@ -209,15 +213,10 @@ static void conn_update_events(srv_conn *c)
 static void cors_headers(srv_conn *c, buf_t *b)
 {
 	const srv_config *cfg = &S.cfg;
-	const http_header *o = c->req.h.nheaders ? srv_header(&c->req, "Origin") : NULL;
-	if (o) {
-		for (int i = 0; i < cfg->n_origins; i++) {
-			if (util_eq(o->value, o->value_len, cfg->cors_origins[i])) {
-				buf_puts(b, "Access-Control-Allow-Origin: ");
-				buf_append(b, o->value, o->value_len);
-				buf_puts(b, "\r\n");
-				break;
-			}
+	for (int i = 0; c->origin && i < cfg->n_origins; i++) {
+		if (!strcmp(c->origin, cfg->cors_origins[i])) {
+			buf_printf(b, "Access-Control-Allow-Origin: %s\r\n", c->origin);
+			break;
 		}
 	}
 	if (cfg->cors_credentials)
@@ -527,7 +526,9 @@ static void conn_process(srv_conn *c)
 			}
 			c->head_len = (size_t)rc;
 			c->keep_alive = c->fr.keep_alive;
-			c->req.h = h; /* for CORS headers on early errors */
+			const http_header *o = http_find_header(h.headers, h.nheaders, "Origin");
+			free(c->origin);
+			c->origin = o ? xstrndup(o->value, o->value_len) : NULL;
 			if (c->fr.has_length && c->fr.length > SRV_BODY_MAX) {
 				send_error_and_close(c, 413, "payload_too_large", "Payload Too Large",
 					"request body exceeds 2097152 bytes");
@@ -659,7 +660,21 @@ static void conn_close(srv_conn *c)
 	buf_free(&c->out);
 	buf_free(&c->msg);
 	buf_free(&c->sbuf);
-	free(c);
+	free(c->origin);
+	c->origin = NULL;
+	/* Callers up the stack may still look at c (c->fd < 0 tells them
+	 * it is closed): free it only before the next poll. */
+	c->next = S.dead;
+	S.dead = c;
+}
+
+static void free_dead(void)
+{
+	while (S.dead) {
+		srv_conn *c = S.dead;
+		S.dead = c->next;
+		free(c);
+	}
 }
 
 /* ---- listener ---- */
@@ -670,6 +685,33 @@ static const char busy_response[] =
 	"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
 	"Retry-After: 1\r\nConnection: close\r\nContent-Length: ";
 
+static void resume_accept(loop_t *l, void *ud)
+{
+	if (S.lfd >= 0)
+		loop_set_events(S.loop, S.lfd, LOOP_READ);
+}
+
+/* Out of file descriptors: the pending connection would keep the
+ * listener readable and the loop spinning. Use the reserve descriptor
+ * to accept and close it, then pause accepting briefly. */
+static void shed_connection(int lfd)
+{
+	static uint64_t last_warn;
+	if (S.reserve_fd >= 0) {
+		close(S.reserve_fd);
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			close(fd);
+		S.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	if (loop_now(S.loop) - last_warn > 5000) {
+		log_warn("accept: out of file descriptors (%u connections)", S.nconns);
+		last_warn = loop_now(S.loop);
+	}
+	loop_set_events(S.loop, lfd, 0);
+	loop_add_timer(S.loop, 100, 0, resume_accept, NULL);
+}
+
 static void on_accept(loop_t *l, int lfd, int revents, void *ud)
 {
 	for (int i = 0; i < 64; i++) {
@@ -678,7 +720,7 @@ static void on_accept(loop_t *l, int lfd, int revents, void *ud)
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			if (errno == EMFILE || errno == ENFILE)
-				log_warn("accept: out of file descriptors (%u connections)", S.nconns);
+				shed_connection(lfd);
 			return;
 		}
 		if (S.nconns >= S.cfg.max_connections || S.stopping) {
@@ -766,6 +808,7 @@ static void before_poll(loop_t *l, void *ud)
 {
 	if (S.flush)
 		S.flush();
+	free_dead();
 	if (!S.stopping)
 		return;
 	bool busy = S.hook ? S.hook(S.hook_ud) : false;
@@ -819,6 +862,7 @@ int srv_run(const srv_config *cfg)
 	if (!S.cfg.max_connections)
 		S.cfg.max_connections = SRV_MAX_CONNECTIONS;
 	raise_nofile();
+	S.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	S.lfd = listen_on(cfg->host, cfg->port);
 	if (S.lfd < 0)
 		return 1;
@@ -836,8 +880,14 @@ int srv_run(const srv_config *cfg)
 		loop_cancel_timer(S.loop, S.stop_timer);
 	while (S.conns)
 		conn_close(S.conns);
+	free_dead();
 	log_info("server stopped");
 	return 0;
 }
 
-/* Exposed for srv_loop users that create sessions before srv_run. */
+void srv_free(void)
+{
+	if (S.loop)
+		loop_free(S.loop);
+	S.loop = NULL;
+}

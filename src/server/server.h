@@ -66,6 +66,7 @@ typedef struct srv_req {
 } srv_req;
 
 int srv_run(const srv_config *cfg); /* runs until SIGTERM/SIGINT; returns exit code */
+void srv_free(void); /* after srv_run, once nothing uses the loop any more */
 loop_t *srv_loop(void);
 const srv_config *srv_cfg(void);
 bool srv_shutting_down(void);

@@ -381,9 +381,13 @@ static int dispatch(srv_req *r, session *s, buf_t *text, char *attachments, sess
 void h_session_message(srv_req *r)
 {
 	body b;
-	session *s = lookup(r);
-	if (!s || !read_body(r, &b))
+	if (!read_body(r, &b))
 		return;
+	session *s = lookup(r);
+	if (!s) {
+		free(b.t);
+		return;
+	}
 	buf_t text;
 	char *att = NULL;
 	buf_init(&text);
@@ -445,9 +449,13 @@ void h_session_message_stream(srv_req *r)
 	if (!srv_query_bool(r, "include_raw", "includeRaw", &raw))
 		return;
 	body b;
-	session *s = lookup(r);
-	if (!s || !read_body(r, &b))
+	if (!read_body(r, &b))
 		return;
+	session *s = lookup(r);
+	if (!s) {
+		free(b.t);
+		return;
+	}
 	buf_t text;
 	char *att = NULL;
 	buf_init(&text);
@@ -531,7 +539,8 @@ void h_session_events_sse(srv_req *r)
 	uint64_t v;
 	if (lei && util_parse_u64(lei->value, lei->value_len, &v))
 		offset = v;
-	sess_sub *sub = sess_subscribe(s, sess_index_after(s, offset), raw, false, &sse_ops, r);
+	/* the stream starts after offset, even beyond the current end */
+	sess_sub *sub = sess_subscribe(s, (size_t)offset, raw, false, &sse_ops, r);
 	r->abort_ud = sub;
 	srv_stream_begin(r, &stream_ops, NULL);
 	sess_sub_pump(sub);
@@ -542,9 +551,13 @@ void h_session_events_sse(srv_req *r)
 void h_question_reply(srv_req *r)
 {
 	body b;
-	session *s = lookup(r);
-	if (!s || !read_body(r, &b))
+	if (!read_body(r, &b))
 		return;
+	session *s = lookup(r);
+	if (!s) {
+		free(b.t);
+		return;
+	}
 	int ai = json_obj_get(b.js, b.t, 0, "answers");
 	bool ok = ai >= 0 && b.t[ai].type == JSON_ARRAY;
 	for (int i = ok ? json_first(b.t, ai) : -1; ok && i >= 0; i = json_next(b.t, i)) {
@@ -640,9 +653,13 @@ void h_question_reject(srv_req *r)
 void h_permission_reply(srv_req *r)
 {
 	body b;
-	session *s = lookup(r);
-	if (!s || !read_body(r, &b))
+	if (!read_body(r, &b))
 		return;
+	session *s = lookup(r);
+	if (!s) {
+		free(b.t);
+		return;
+	}
 	int ri = json_obj_get(b.js, b.t, 0, "reply");
 	int reply = -1;
 	if (ri >= 0 && json_str_eq(b.js, b.t, ri, "once"))

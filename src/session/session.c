@@ -12,6 +12,7 @@
 #include "../base/strmap.h"
 #include "../base/util.h"
 #include "../json/json.h"
+#include "../proc/proc.h"
 
 #define CONTENT_TOKENS 4096 /* tokens when reading an item's content */
 
@@ -762,15 +763,19 @@ void sess_end(session *s, const char *reason, const char *by, const char *messag
 	s->exit_code = code;
 	free(s->end_message);
 	s->end_message = message ? xstrdup(message) : NULL;
+	/* turn streams of queued messages see only the end */
+	for (queued_msg *q = s->queue; q; q = q->next) {
+		if (q->waiting_sub) {
+			q->waiting_sub->next = s->nev;
+			q->waiting_sub->waiting = false;
+			q->waiting_sub = NULL;
+		}
+	}
 	sess_record(s, &c);
 	/* queued messages will never run */
 	while (s->queue) {
 		queued_msg *q = s->queue;
 		s->queue = q->next;
-		if (q->waiting_sub) {
-			q->waiting_sub->waiting = false;
-			sub_pump(q->waiting_sub);
-		}
 		free(q->text);
 		free(q->attachments_json);
 		free(q);
@@ -918,7 +923,7 @@ bool sess_shutdown_all(void *ud)
 			if (s->agent->terminate)
 				s->agent->terminate(s);
 	}
-	return false;
+	return proc_alive_count() > 0;
 }
 
 void sess_free_all(void)

@@ -502,6 +502,24 @@ class SSEStream:
         for e in self.events():
             yield e.data
 
+    def wait_closed(self, timeout=2):
+        """True if the stream ends (terminating chunk, EOF or reset)
+        within timeout seconds (scaled); events arriving meanwhile are
+        consumed and kept in self.trailing."""
+        self.trailing = []
+        saved, self.timeout = self.timeout, scaled(timeout)
+        deadline = time.monotonic() + scaled(timeout)
+        try:
+            for e in self.events():
+                self.trailing.append(e)
+                if time.monotonic() > deadline:
+                    return False
+            return True
+        except socket.timeout:
+            return False
+        finally:
+            self.timeout = saved
+
     def next(self):
         """The next event's data; raises StopIteration at end of stream."""
         return next(self.events()).data
@@ -531,11 +549,13 @@ class Server:
     must exit 0 within 5 s (scaled) after SIGTERM."""
 
     def __init__(self, extra_args=(), env=None, start=True, host="127.0.0.1",
-                 preexec_fn=None, start_timeout=10, argv=None):
+                 preexec_fn=None, start_timeout=10, argv=None, port=None):
         """argv: optional function port -> full argument list after the
-        binary (replaces the default "server --host H --port P ...")."""
+        binary (replaces the default "server --host H --port P ...").
+        port: use this port instead of a free one (no retry)."""
         self.extra_args = list(extra_args)
         self.argv = argv
+        self.fixed_port = port
         self.env_overrides = dict(env or {})
         self.host = host
         self.preexec_fn = preexec_fn
@@ -558,8 +578,8 @@ class Server:
         self.workdir = os.path.join(self.home, "work")
         os.makedirs(self.workdir, exist_ok=True)
         last_err = ""
-        for attempt in range(5):
-            self.port = free_port(self.host)
+        for attempt in range(1 if self.fixed_port else 5):
+            self.port = self.fixed_port or free_port(self.host)
             self.stderr_path = os.path.join(self.home, "stderr.%d.log" % attempt)
             self.stdout_path = os.path.join(self.home, "stdout.%d.log" % attempt)
             if self.argv is not None:
@@ -627,7 +647,7 @@ class Server:
             how = ("killed by signal %d" % -rc) if rc is not None and rc < 0 else ("exit %r" % rc)
             raise AssertionError("server died (%s)%s\n--- stderr:\n%s"
                                  % (how, (" " + context) if context else "",
-                                    self.stderr()[-4000:]))
+                                    self.stderr_excerpt()))
 
     def stop(self, sig=signal.SIGTERM, timeout=5):
         """Sends sig and waits up to timeout (scaled) seconds. Returns the
@@ -657,10 +677,10 @@ class Server:
                 rc = self.stop(signal.SIGTERM, 5)
                 if rc is None:
                     raise AssertionError("server did not exit within %.0fs of SIGTERM\n%s"
-                                         % (scaled(5), self.stderr()[-4000:]))
+                                         % (scaled(5), self.stderr_excerpt()))
                 if rc != 0:
                     raise AssertionError("server exited %d after SIGTERM\n--- stderr:\n%s"
-                                         % (rc, self.stderr()[-4000:]))
+                                         % (rc, self.stderr_excerpt()))
                 self.check_sanitizer()
             else:
                 self.stop(signal.SIGTERM, 5)
@@ -669,11 +689,21 @@ class Server:
             if self.home and not os.environ.get("SANDBOX_AGENT_TEST_KEEP"):
                 shutil.rmtree(self.home, ignore_errors=True)
 
+    def stderr_excerpt(self, limit=6000):
+        """The part of stderr worth showing: a sanitizer report from its
+        start if there is one, else the tail."""
+        text = self.stderr()
+        first = min([i for i in (text.find(m) for m in SANITIZER_MARKS) if i >= 0] or [-1])
+        if first >= 0:
+            start = text.rfind("\n", 0, first) + 1
+            return text[start:start + limit]
+        return text[-limit:]
+
     def check_sanitizer(self):
         text = self.stderr()
         for mark in SANITIZER_MARKS:
             if mark in text:
-                raise AssertionError("sanitizer report in server stderr:\n" + text[-6000:])
+                raise AssertionError("sanitizer report in server stderr:\n" + self.stderr_excerpt())
 
     def __enter__(self):
         return self
@@ -836,6 +866,10 @@ class ServerTestCase(unittest.TestCase):
 
     def tearDown(self):
         s = type(self).server
+        if s is not None and s.alive():
+            # a crash right after the last response must be blamed on this
+            # test, not the next one
+            s.health_ok(timeout=2)
         if s is not None and not s.alive():
             # replace it so later tests of the class still get a server
             try:

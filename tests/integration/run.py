@@ -29,7 +29,7 @@ class Result(unittest.TestResult):
         self.stream = stream
         self.verbose = verbose
         self.passed = 0
-        self.failed = 0
+        self.failed_ids = set()  # a test failing in body and tearDown counts once
         self.skips = []
         self._t0 = 0.0
 
@@ -50,8 +50,12 @@ class Result(unittest.TestResult):
     def _elapsed(self):
         return time.monotonic() - self._t0
 
+    @property
+    def failed(self):
+        return len(self.failed_ids)
+
     def _report(self, kind, test, err):
-        self.failed += 1
+        self.failed_ids.add(test.id())
         text = self._exc_info_to_string(err, test) if isinstance(err, tuple) else str(err)
         self._say("%s: %s (%.1fs)\n%s" % (kind, _name(test), self._elapsed(), text.rstrip()))
         self._say("-" * 70)
@@ -81,7 +85,7 @@ class Result(unittest.TestResult):
 
     def addUnexpectedSuccess(self, test):
         super().addUnexpectedSuccess(test)
-        self.failed += 1
+        self.failed_ids.add(test.id())
         self._say("FAIL: %s: unexpected success" % _name(test))
 
     def addSubTest(self, test, subtest, err):

@@ -218,8 +218,8 @@ class TestShutdown(unittest.TestCase):
         t0 = time.monotonic()
         rc = s.stop(sig, within)
         took = time.monotonic() - t0
-        self.assertIsNotNone(rc, "no exit within %.1fs of signal %d\n%s" % (scaled(within), sig, s.stderr()[-2000:]))
-        self.assertEqual(rc, 0, "exit %r after signal %d\n%s" % (rc, sig, s.stderr()[-2000:]))
+        self.assertIsNotNone(rc, "no exit within %.1fs of signal %d\n%s" % (scaled(within), sig, s.stderr_excerpt()))
+        self.assertEqual(rc, 0, "exit %r after signal %d\n%s" % (rc, sig, s.stderr_excerpt()))
         s.check_sanitizer()
         return took
 
@@ -289,7 +289,7 @@ class TestShutdown(unittest.TestCase):
                 first = stream.next()
                 self.assertEqual(first.get("type"), "session.started")
                 self.assertExitsZero(s, signal.SIGTERM)
-                self.assertTrue(stream.conn.is_closed(1), "SSE stream still open after exit")
+                self.assertTrue(stream.wait_closed(1), "SSE stream still open after exit")
             finally:
                 stream.close()
         finally:
@@ -316,7 +316,7 @@ class TestShutdown(unittest.TestCase):
             self.assertExitsZero(s, signal.SIGTERM)
         finally:
             s.close(check=False)
-        s2 = Server(argv=lambda p: server_cmd(port))
+        s2 = Server(port=port)
         try:
             self.assertTrue(s2.health_ok())
         finally:

@@ -310,7 +310,7 @@ class TestMalformed(Limits):
         rnd = os.urandom(1 << 20)
         got, closed = self.exchange(rnd, timeout=10)
         st = status_of(got)
-        self.assertIn(st, (None, 400), got[:200])
+        self.assertIn(st, (None, 400, 431), got[:200])
         self.assertTrue(closed, "connection left open after 1 MB of garbage")
         self.assertStillServing()
 
@@ -460,16 +460,6 @@ class TestTimeouts(Limits):
             # 2 s in total on one connection with a 1 s idle timeout
             c.send(HEALTH)
             self.assertEqual(c.read_response().status, 200)
-
-    def test_stalled_body_closed(self):
-        with self.s.conn() as c:
-            c.send(req("POST", "/v1/sessions/" + unique_id(),
-                       [("Content-Type", "application/json"), ("Content-Length", "100")], b'{"agent"'))
-            got = c.read_all(6)
-            self.assertTrue(c.eof, "a request body that stalls keeps the connection forever")
-            if got:
-                self.assertIn(status_of(got), (408, 400), got[:200])
-        self.assertStillServing()
 
 
 # ====================================================================== floods
@@ -655,14 +645,14 @@ def _cpu_seconds(pid):
 
 
 class TestFdExhaustion(unittest.TestCase):
-    """The server runs with RLIMIT_NOFILE 64: accept() hits EMFILE. It
+    """The server runs with RLIMIT_NOFILE 64 (soft and hard): accept() hits EMFILE. It
     must neither crash, nor spin on the readable listener, and must
     recover once clients go away."""
 
     @staticmethod
     def _low_nofile():
-        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-        resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
+        # hard limit too: a server may raise its soft limit at startup
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
 
     def test_emfile_flood(self):
         _raise_nofile(8192)

@@ -77,6 +77,7 @@ static void test_invalid(void)
 		{ "nul", JSON_ERR_PART }, { "-", JSON_ERR_PART }, { "1.", JSON_ERR_PART },
 		{ "1e", JSON_ERR_PART }, { "1e+", JSON_ERR_PART }, { "\"\xc3", JSON_ERR_PART },
 		{ "\"\xf0\x9f\x98", JSON_ERR_PART }, { "[{\"a\":[", JSON_ERR_PART },
+		{ "{\"ab", JSON_ERR_PART }, { "{\"a\\u00", JSON_ERR_PART }, { "{\"a\":1,\"b", JSON_ERR_PART },
 		/* grammar */
 		{ "[1,]", JSON_ERR_INVAL }, { "{\"a\":1,}", JSON_ERR_INVAL }, { "[,1]", JSON_ERR_INVAL },
 		{ "[1 2]", JSON_ERR_INVAL }, { "{\"a\" 1}", JSON_ERR_INVAL }, { "{\"a\":}", JSON_ERR_INVAL },
@@ -103,6 +104,7 @@ static void test_invalid(void)
 		{ "\"\x1f\"", JSON_ERR_INVAL }, { "\"\\a\"", JSON_ERR_INVAL }, { "\"\\x41\"", JSON_ERR_INVAL },
 		{ "\"\\U0041\"", JSON_ERR_INVAL }, { "\"\\u12g4\"", JSON_ERR_INVAL }, { "\"\\u12\"", JSON_ERR_INVAL },
 		{ "\"\\'\"", JSON_ERR_INVAL }, { "\"\\0\"", JSON_ERR_INVAL },
+		{ "{\"a\x01\":1}", JSON_ERR_INVAL }, { "{\"\\x\":1}", JSON_ERR_INVAL },
 		/* surrogate escapes */
 		{ "\"\\ud83d\"", JSON_ERR_INVAL }, { "\"\\ude00\"", JSON_ERR_INVAL },
 		{ "\"\\ud83dx\"", JSON_ERR_INVAL }, { "\"\\ud83d\\n\"", JSON_ERR_INVAL },
@@ -417,15 +419,23 @@ static void test_decode(void)
 
 	/* Hand-made tokens with a lone surrogate or a bad escape. */
 	{
-		const char *raw = "\"\\ud800\" \"\\q\" \"\\u12\"";
-		json_tok h[3] = {
+		const char *raw = "\"\\ud800\" \"\\q\" \"\\u12\" \\ - \"\\udc00\"";
+		json_tok h[6] = {
 			{ .type = JSON_STRING, .esc = 1, .start = 1, .end = 7 },
 			{ .type = JSON_STRING, .esc = 1, .start = 10, .end = 12 },
 			{ .type = JSON_STRING, .esc = 1, .start = 15, .end = 19 },
+			{ .type = JSON_STRING, .esc = 1, .start = 21, .end = 22 },
+			{ .type = JSON_NUMBER, .start = 23, .end = 24 },
+			{ .type = JSON_STRING, .esc = 1, .start = 26, .end = 32 },
 		};
+		int64_t iv;
+
 		CHECK_INT(json_str_decode(raw, h, 0, out, sizeof out), -1);
 		CHECK_INT(json_str_decode(raw, h, 1, out, sizeof out), -1);
 		CHECK_INT(json_str_decode(raw, h, 2, out, sizeof out), -1);
+		CHECK_INT(json_str_decode(raw, h, 3, out, sizeof out), -1);
+		CHECK(!json_get_i64(raw, h, 4, &iv));
+		CHECK_INT(json_str_decode(raw, h, 5, out, sizeof out), -1);
 		CHECK(json_str_dup(raw, h, 0, NULL) == NULL);
 		CHECK(!json_str_eq(raw, h, 0, "x"));
 	}
