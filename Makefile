@@ -75,7 +75,8 @@ $(BUILD)/rel/%.o: src/%.c $(HDRS) $(BEARSSL_SRC)
 	@echo "  CC      $<"
 	@$(CC_REL) $(CFLAGS_REL) -c $< -o $@
 $(BIN): $(OBJ_REL) $(BEARSSL_MUSL)
-	$(CC_REL) $(LDFLAGS_REL) -o $@ $(OBJ_REL) $(BEARSSL_MUSL)
+	@echo "  LD      $@"
+	@$(CC_REL) $(LDFLAGS_REL) -o $@ $(OBJ_REL) $(BEARSSL_MUSL)
 
 $(BUILD)/host/%.o: src/%.c $(HDRS) $(BEARSSL_SRC)
 	@mkdir -p $(@D)
@@ -91,22 +92,27 @@ $(BUILD)/fuzzobj/%.o: src/%.c $(HDRS) $(BEARSSL_SRC)
 # library object. UNIT_MODE=san builds them with the sanitizers.
 $(BUILD)/unit/%: tests/unit/%.c tests/unit/t.h $(OBJ_HOST) $(BEARSSL_HOST)
 	@mkdir -p $(@D)
-	$(CC_HOST) $(CFLAGS_HOST) -Isrc -o $@ $< $(OBJ_HOST) $(BEARSSL_HOST)
+	@echo "  UNIT    $@"
+	@$(CC_HOST) $(CFLAGS_HOST) -Isrc -o $@ $< $(OBJ_HOST) $(BEARSSL_HOST)
 $(BUILD)/unit-san/%: tests/unit/%.c tests/unit/t.h $(OBJ_SANLIB) $(BEARSSL_ASAN)
 	@mkdir -p $(@D)
-	$(CC_SAN) $(CFLAGS_SAN) -Isrc -o $@ $< $(OBJ_SANLIB) $(BEARSSL_ASAN)
+	@echo "  UNIT    $@"
+	@$(CC_SAN) $(CFLAGS_SAN) -Isrc -o $@ $< $(OBJ_SANLIB) $(BEARSSL_ASAN)
 UNIT_BINS     := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 UNIT_SAN_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit-san/%,$(UNIT_SRCS))
 
 # The sanitizer server binary, used by `make check` for every suite.
 $(BUILD)/sandbox-agent-san: $(OBJ_SAN) $(BEARSSL_ASAN)
-	$(CC_SAN) $(SANFLAGS) -fsanitize=fuzzer-no-link -o $@ $(OBJ_SAN) $(BEARSSL_ASAN)
+	@echo "  LD      $@"
+	@$(CC_SAN) $(SANFLAGS) -fsanitize=fuzzer-no-link -o $@ $(OBJ_SAN) $(BEARSSL_ASAN)
 
 $(BUILD)/fuzz/%: fuzz/%.c $(OBJ_FUZZ) $(BEARSSL_ASAN)
 	@mkdir -p $(@D)
-	clang $(CFLAGS_FUZZ) -fsanitize=fuzzer -Isrc -o $@ $< $(OBJ_FUZZ) $(BEARSSL_ASAN)
+	@echo "  FUZZ    $@"
+	@clang $(CFLAGS_FUZZ) -fsanitize=fuzzer -Isrc -o $@ $< $(OBJ_FUZZ) $(BEARSSL_ASAN)
 
-run: $(BIN)
+run: deps
+	@$(MAKE) --no-print-directory $(BIN)
 	./$(BIN) server --host 127.0.0.1 --port 2468 --no-token
 
 # `make test`: every suite; the last line is "N passed, N failed".

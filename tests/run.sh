@@ -12,8 +12,8 @@ tally() { # $1 = name, $2 = output file
 	if [ -z "$line" ]; then
 		echo "$1: no summary (crashed?)"; tail -n 20 "$2"; F=$((F + 1)); return
 	fi
-	p=$(echo "$line" | sed -E 's/.*[^0-9]?([0-9]+) passed.*/\1/; s/^[^0-9]*//')
-	f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+	p=$(echo "$line" | awk '{for (i = 2; i <= NF; i++) if ($i == "passed,") print $(i - 1)}')
+	f=$(echo "$line" | awk '{for (i = 2; i <= NF; i++) if ($i == "failed") print $(i - 1)}')
 	P=$((P + p)); F=$((F + f))
 }
 tmp=$(mktemp -d)
