@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../base/lines.h"
 #include "../base/log.h"
 #include "../base/util.h"
 #include "../json/json.h"
@@ -27,8 +28,7 @@ struct proc {
 	const proc_ops *ops;
 	void *ud;
 	loop_t *loop;
-	buf_t out;      /* partial stdout line */
-	bool skipping;  /* inside an over-long line */
+	linebuf out;    /* stdout framing */
 	buf_t in;       /* queued stdin */
 	size_t in_off;
 	bool close_in;  /* close stdin once drained */
@@ -71,7 +71,7 @@ static void unlink_proc(proc_t *p)
 static void free_proc(proc_t *p)
 {
 	unlink_proc(p);
-	buf_free(&p->out);
+	lines_free(&p->out);
 	buf_free(&p->in);
 	buf_free(&p->err_part);
 	for (int i = 0; i < p->nhead; i++)
@@ -209,10 +209,9 @@ void proc_stderr_tail(const proc_t *p, buf_t *out, size_t max_lines)
 
 /* ---- stdout lines ---- */
 
-static void deliver(proc_t *p, const char *s, size_t n, bool truncated)
+static void deliver(void *ud, const char *s, size_t n, bool truncated)
 {
-	if (n && s[n - 1] == '\r')
-		n--;
+	proc_t *p = ud;
 	if (!p->detached && p->ops->on_line)
 		p->ops->on_line(p, p->ud, s, n, truncated);
 }
@@ -221,40 +220,19 @@ static void on_out(loop_t *l, int fd, int revents, void *ud)
 {
 	proc_t *p = ud;
 	for (int rounds = 0; rounds < 16; rounds++) {
-		buf_reserve(&p->out, 65536);
-		ssize_t n = read(fd, p->out.p + p->out.len, p->out.cap - p->out.len);
+		size_t avail;
+		char *dst = lines_space(&p->out, 65536, &avail);
+		ssize_t n = read(fd, dst, avail);
 		if (n > 0) {
-			size_t start = p->out.len;
-			p->out.len += (size_t)n;
-			/* split complete lines; scan only the new bytes */
-			size_t line_start = 0;
-			for (size_t i = start; i < p->out.len; i++) {
-				if (p->out.p[i] != '\n')
-					continue;
-				if (p->skipping)
-					p->skipping = false;
-				else
-					deliver(p, p->out.p + line_start, i - line_start, false);
-				line_start = i + 1;
-			}
-			if (line_start)
-				buf_consume(&p->out, line_start);
-			if (p->out.len > PROC_LINE_MAX) {
-				if (!p->skipping)
-					deliver(p, p->out.p, PROC_LINE_MAX, true);
-				p->skipping = true;
-				buf_reset(&p->out);
-			}
+			lines_commit(&p->out, (size_t)n, deliver, p);
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
-		/* EOF (or error): flush a final unterminated line */
-		if (p->out.len && !p->skipping)
-			deliver(p, p->out.p, p->out.len, false);
-		buf_free(&p->out);
+		/* EOF (or error): deliver a final unterminated line */
+		lines_finish(&p->out, deliver, p);
 		close_fd(p, &p->out_fd);
 		maybe_finish(p);
 		return;
@@ -493,6 +471,7 @@ proc_t *proc_spawn(loop_t *l, const proc_spec *spec, const proc_ops *ops, void *
 		return NULL;
 	}
 	proc_t *p = xcalloc(1, sizeof *p);
+	lines_init(&p->out, PROC_LINE_MAX);
 	p->pid = pid;
 	p->in_fd = in[1];
 	p->out_fd = out[0];

@@ -789,9 +789,9 @@ void sess_end(session *s, const char *reason, const char *by, const char *messag
 
 static void mark_dirty(sess_sub *sub)
 {
-	for (size_t i = 0; i < T.ndirty; i++)
-		if (T.dirty[i] == sub)
-			return;
+	if (sub->dirty)
+		return;
+	sub->dirty = true;
 	if (T.ndirty == T.capdirty) {
 		T.capdirty = T.capdirty ? T.capdirty * 2 : 16;
 		T.dirty = xrealloc(T.dirty, T.capdirty * sizeof *T.dirty);
@@ -863,7 +863,7 @@ void sess_unsubscribe(sess_sub *sub)
 	for (queued_msg *q = s->queue; q; q = q->next)
 		if (q->waiting_sub == sub)
 			q->waiting_sub = NULL;
-	for (size_t i = 0; i < T.ndirty; i++)
+	for (size_t i = 0; (sub->dirty || sub->flushing) && i < T.ndirty; i++)
 		if (T.dirty[i] == sub)
 			T.dirty[i] = NULL;
 	free(sub);
@@ -871,14 +871,24 @@ void sess_unsubscribe(sess_sub *sub)
 
 void sess_flush_subscribers(void)
 {
-	/* finish() may unsubscribe; entries are nulled, never moved */
+	/* A flush may write to a socket that turns out dead, which
+	 * unsubscribes (and frees) the subscriber: its entries are nulled
+	 * then, and checked after every call. Pumps during a flush may
+	 * append entries; the loop picks them up. */
 	for (size_t i = 0; i < T.ndirty; i++) {
 		sess_sub *sub = T.dirty[i];
 		if (!sub)
 			continue;
+		sub->dirty = false;
+		sub->flushing = true;
 		sub->ops->flush(sub->ud);
-		if (T.dirty[i] && sub->done && sub->ops->finish)
+		if (!T.dirty[i])
+			continue;
+		sub->flushing = false;
+		if (sub->done && sub->ops->finish) {
+			T.dirty[i] = NULL;
 			sub->ops->finish(sub->ud);
+		}
 	}
 	T.ndirty = 0;
 }

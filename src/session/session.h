@@ -256,6 +256,8 @@ struct sess_sub {
 	bool turn_stream; /* ends after its first terminal event */
 	bool waiting;     /* queued message not dispatched yet */
 	bool done;
+	bool dirty;    /* queued for the next flush */
+	bool flushing; /* being flushed right now */
 	const sess_sub_ops *ops;
 	void *ud;
 	sess_sub *next_sub;
