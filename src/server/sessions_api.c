@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../agents/agent.h"
+#include "../agents/skills.h"
 #include "../base/log.h"
 #include "../base/util.h"
 #include "../json/json.h"
@@ -229,6 +230,16 @@ void h_session_create(srv_req *r)
 	if (!a->create || !a->send) {
 		err_agent_not_installed(r, a->id);
 		goto out;
+	}
+	if (ki >= 0 && b.t[ki].type == JSON_OBJECT) {
+		char *skills = tok_json(&b, ki);
+		char why[PATH_MAX + 128];
+		int src = skills_install(skills, dir ? dir : cwd, why, sizeof why);
+		free(skills);
+		if (src != 0) {
+			err_invalid_request(r, why);
+			goto out;
+		}
 	}
 	if (sess_count() >= SESS_MAX_SESSIONS) {
 		err_invalid_request(r, "too many sessions");
