@@ -51,7 +51,6 @@
  * Depends on the session API, proc/, json/, streamjson and the loop. */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
