@@ -95,7 +95,9 @@ SCALE = 3.0 if MODE == "san" else 1.0
 KEEP = os.environ.get("E2E_KEEP") == "1"
 
 AGENTS = ("claude", "codex", "opencode", "amp")
-NODE_BIN = os.path.join(HERE, "node_modules", ".bin")
+# E2E_NODE_BIN points the tests at other CLI builds (e.g. the newest npm
+# versions installed elsewhere) without touching the pinned ones.
+NODE_BIN = os.environ.get("E2E_NODE_BIN") or os.path.join(HERE, "node_modules", ".bin")
 PACKAGES = {"claude": "@anthropic-ai/claude-code", "codex": "@openai/codex",
             "opencode": "opencode-ai", "amp": "@ampcode/cli"}
 

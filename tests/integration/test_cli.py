@@ -2,10 +2,9 @@
 flags, refused configurations) and the server process lifecycle (startup
 failures, graceful shutdown on SIGTERM/SIGINT)."""
 
-import json
 import signal
 import socket
-import subprocess
+import struct
 import time
 import unittest
 
@@ -325,7 +324,6 @@ class TestShutdown(unittest.TestCase):
     def test_sigpipe_does_not_kill(self):
         """Writing to a peer that is gone must not raise SIGPIPE in the
         server: reset connections with pipelined requests outstanding."""
-        import struct
         with Server() as s:
             for _ in range(20):
                 c = socket.create_connection(("127.0.0.1", s.port), timeout=scaled(5))

@@ -4,12 +4,11 @@ and HTTP/1.1 connection mechanics (keep-alive, pipelining, HTTP/1.0,
 chunked request bodies, 100-continue). Spec: api-v1.md sections 1, 2, 4.1."""
 
 import json
-import socket
 import time
 import unittest
 
 from harness import (SERVER_INFO, TOKEN_INVALID, ServerTestCase, basic,
-                     parse_raw_response, scaled, unique_id)
+                     parse_raw_response, unique_id)
 
 
 def req(method, path, headers=(), body=b"", version="1.1", host=True):
@@ -82,6 +81,20 @@ class TestRoutes(ServerTestCase):
         self.assertEqual(r1.status, 200)
         self.assertEqual(r2.status, 200)
         self.assertEqual(r2.body, b'{"status":"ok"}')
+
+    def test_head_root(self):
+        with self.s.conn() as c:
+            c.send(req("HEAD", "/") + req("GET", "/v1/health"))
+            r1 = c.read_response(head=True)
+            r2 = c.read_response()
+        self.assertEqual(r1.status, 200)
+        self.assertEqual(r1.headers.get("content-length"), str(len(SERVER_INFO.encode())))
+        self.assertEqual(r2.body, b'{"status":"ok"}')
+
+    def test_bad_percent_encoding_in_path(self):
+        for path in ("/v1/sessions/%zz/events", "/v1/sessions/%/events", "/v1/sessions/a%00b/events"):
+            st, h, body = self.s.request("GET", path)
+            self.assertIn(st, (400, 404), "%s -> %d %r" % (path, st, body[:200]))
 
     def test_root_server_info(self):
         st, h, body = self.s.request("GET", "/")
@@ -778,6 +791,62 @@ class TestHttp11(ServerTestCase):
                                ("Expect", "something-else"), ("Connection", "close")], b"{}"))
         r, _ = parse_raw_response(data)
         self.assertIn(r.status, (400, 417), r)
+
+    def test_pipelining_1000_in_one_write(self):
+        n = 1000
+        with self.s.conn(timeout=30) as c:
+            c.send(req("GET", "/v1/health") * n)
+            rs = [c.read_response() for _ in range(n)]
+            self.assertTrue(all(r.status == 200 and r.body == b'{"status":"ok"}' for r in rs))
+            c.send(req("GET", "/"))
+            self.assertEqual(c.read_response().status, 200)
+
+    def test_header_name_case_insensitive(self):
+        sid = unique_id()
+        body = b'{"agent":"mock"}'
+        with self.s.conn() as c:
+            c.send(req("POST", "/v1/sessions/" + sid, [("cOnTeNt-TyPe", "application/json"),
+                                                      ("CONTENT-LENGTH", str(len(body)))], body))
+            r = c.read_response()
+        self.assertEqual(r.status, 200, r)
+
+    def test_obs_text_and_empty_header_values_accepted(self):
+        data = (b"GET /v1/health HTTP/1.1\r\nHost: x\r\nX-Latin: caf\xc3\xa9 \xff\r\n"
+                b"X-Empty:\r\nX-Tab:\tv\t\r\n\r\n")
+        with self.s.conn() as c:
+            c.send(data)
+            r = c.read_response()
+        self.assertEqual(r.status, 200, r)
+
+    def test_preflight_framing_in_pipeline(self):
+        with self.s.conn() as c:
+            c.send(req("OPTIONS", "/v1/agents", [("Origin", "http://x.test"),
+                                                 ("Access-Control-Request-Method", "GET")])
+                   + req("GET", "/v1/health"))
+            r1 = c.read_response()
+            r2 = c.read_response()
+        self.assertEqual(r1.status, 200)
+        self.assertEqual(r1.body, b"")
+        self.assertTrue("content-length" in r1.headers or "transfer-encoding" in r1.headers, r1)
+        self.assertEqual(r2.body, b'{"status":"ok"}')
+
+    def test_error_response_keeps_connection(self):
+        """A 404, 405, 401-free problem or 415 on a well-framed request
+        leaves the connection usable."""
+        with self.s.conn() as c:
+            c.send(req("GET", "/nope") + req("DELETE", "/v1/health")
+                   + req("POST", "/v1/sessions/" + unique_id(), [("Content-Length", "2")], b"{}")
+                   + req("GET", "/v1/sessions/nope/events") + req("GET", "/v1/health"))
+            rs = [c.read_response() for _ in range(5)]
+        self.assertEqual([r.status for r in rs], [404, 405, 415, 404, 200])
+
+    def test_expect_100_continue_oversized(self):
+        with self.s.conn() as c:
+            c.send(req("POST", "/v1/sessions/" + unique_id(), [("Content-Type", "application/json"),
+                                                              ("Content-Length", "3000000"),
+                                                              ("Expect", "100-continue")]))
+            r = c.read_response()  # an interim 100 is skipped
+            self.assertEqual(r.status, 413, r)
 
     def test_date_and_server_headers_sane(self):
         with self.s.conn() as c:

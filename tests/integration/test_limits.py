@@ -11,7 +11,6 @@ import select
 import selectors
 import socket
 import struct
-import threading
 import time
 import unittest
 
@@ -473,14 +472,23 @@ def _raise_nofile(want):
 
 
 def flood(port, n, deadline_s, request=None):
-    """Opens n non-blocking connections at once, sends one request (with
-    Connection: close) on each and reads until close. Returns a dict of
-    outcome counts: 200, 503, other status codes, 'closed' (EOF without
-    data), 'reset', 'refused', 'hang'."""
+    """Opens n non-blocking connections and waits until all are
+    established (or failed), so that they are all open at once; then sends
+    one request (with Connection: close) on each and reads every one until
+    close. Returns a dict of outcome counts: 200, 503, other status codes,
+    'closed' (EOF without data), 'reset', 'refused', 'hang'."""
     request = request or req("GET", "/v1/health", [("Connection", "close")])
     sel = selectors.DefaultSelector()
     outcomes = {}
-    socks = {}
+    socks = {}  # fd -> [socket, phase, received bytes]
+    deadline = time.monotonic() + deadline_s
+
+    def done(fd, outcome):
+        st = socks.pop(fd)
+        sel.unregister(st[0])
+        st[0].close()
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+
     try:
         for _ in range(n):
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -493,37 +501,38 @@ def flood(port, n, deadline_s, request=None):
             socks[s.fileno()] = [s, "connect", b""]
             sel.register(s, selectors.EVENT_WRITE)
 
-        def done(fd, outcome):
-            st = socks.pop(fd)
-            sel.unregister(st[0])
-            st[0].close()
-            outcomes[outcome] = outcomes.get(outcome, 0) + 1
-
-        deadline = time.monotonic() + deadline_s
+        # phase 1: every connection established
+        connecting = len(socks)
+        while connecting and time.monotonic() < deadline:
+            for key, mask in sel.select(0.2):
+                st = socks.get(key.fd)
+                if st is None or st[1] != "connect":
+                    continue
+                connecting -= 1
+                e = st[0].getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if e:
+                    done(key.fd, "refused")
+                    continue
+                st[1] = "connected"
+                sel.modify(st[0], selectors.EVENT_READ)
+        # phase 2: a request on each (a 503 may already be waiting)
+        for fd, st in list(socks.items()):
+            if st[1] != "connected":
+                continue
+            try:
+                st[0].send(request)  # small: goes out in one piece
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # read what the server said before closing
+            st[1] = "read"
+        # phase 3: read every answer until close
         while socks and time.monotonic() < deadline:
             for key, mask in sel.select(0.2):
                 fd = key.fd
                 st = socks.get(fd)
-                if st is None:
-                    continue
-                s = st[0]
-                if st[1] == "connect":
-                    e = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                    if e:
-                        done(fd, "refused")
-                        continue
-                    try:
-                        s.send(request)  # small: goes out in one piece
-                    except (BrokenPipeError, ConnectionResetError):
-                        done(fd, "reset")
-                        continue
-                    except BlockingIOError:
-                        continue
-                    st[1] = "read"
-                    sel.modify(s, selectors.EVENT_READ)
+                if st is None or st[1] != "read":
                     continue
                 try:
-                    got = s.recv(65536)
+                    got = st[0].recv(65536)
                 except BlockingIOError:
                     continue
                 except ConnectionResetError:
