@@ -9,7 +9,7 @@ BIN         := $(BUILD)/sandbox-agent
 FUZZ_SECONDS ?= 60
 SMOKE_SECONDS ?= 5
 
-SRCS      := $(shell find src -name '*.c' | sort)
+SRCS      := $(filter-out $(EXCLUDE),$(shell find src -name '*.c' | sort))
 LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
 HDRS      := $(shell find src -name '*.h')
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))

@@ -24,7 +24,7 @@
 #include "../base/util.h"
 #include "../json/json.h"
 
-#define READ_CHUNK 16384
+#define READ_CHUNK 65536 /* one shared read buffer; connections keep only unparsed bytes */
 #define STASH_MAX (SRV_HEADER_MAX * 2) /* pipelined bytes kept while busy */
 
 enum { C_IDLE, C_HEAD, C_BODY, C_HANDLER, C_STREAM, C_CLOSING };
@@ -177,10 +177,9 @@ static void conn_write(srv_conn *c)
 		return;
 	}
 	if (c->out_off == c->out.len) {
-		buf_reset(&c->out);
+		/* idle connections hold no buffers */
+		buf_free(&c->out);
 		c->out_off = 0;
-		if (c->out.cap > 256 * 1024)
-			buf_free(&c->out);
 		if (c->close_after) {
 			conn_close(c);
 			return;
@@ -264,9 +263,7 @@ static void conn_request_done(srv_conn *c)
 {
 	req_reset(&c->req);
 	c->req.conn = c;
-	buf_reset(&c->msg);
-	if (c->msg.cap > 64 * 1024)
-		buf_free(&c->msg);
+	buf_free(&c->msg);
 	c->sops = NULL;
 	c->sud = NULL;
 	buf_free(&c->sbuf);
@@ -588,14 +585,14 @@ static void conn_process(srv_conn *c)
 
 static void conn_read(srv_conn *c)
 {
+	static char scratch[READ_CHUNK];
 	for (int rounds = 0; rounds < 4; rounds++) {
 		if (c->state >= C_HANDLER && c->in.len >= STASH_MAX)
 			break;
-		buf_reserve(&c->in, READ_CHUNK);
-		ssize_t n = recv(c->fd, c->in.p + c->in.len, c->in.cap - c->in.len, 0);
+		ssize_t n = recv(c->fd, scratch, sizeof scratch, 0);
 		if (n > 0) {
-			c->in.len += (size_t)n;
-			if ((size_t)n < c->in.cap - c->in.len + (size_t)n)
+			buf_append(&c->in, scratch, (size_t)n);
+			if ((size_t)n < sizeof scratch)
 				break;
 			continue;
 		}
@@ -609,6 +606,8 @@ static void conn_read(srv_conn *c)
 	}
 	if (c->state <= C_BODY)
 		conn_process(c);
+	if (c->fd >= 0 && !c->in.len)
+		buf_free(&c->in);
 	if (c->fd >= 0)
 		conn_update_events(c);
 }
