@@ -69,6 +69,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(rest[0], "server"))
 		return cli_server(n, rest, &g);
+	else if (!strcmp(rest[0], "fetch"))
+		return cli_fetch(n, rest, &g);
 	fprintf(stderr, "error: unrecognized command '%s'\n\n", rest[0]);
 	cli_usage(1);
 	return 2;

@@ -905,6 +905,7 @@ static void on_exit_cb(proc_t *p, void *ud, int status)
 	} else {
 		log_warn("session %s: claude died during a turn (%s)", s->id, msg);
 		sess_end(s, "error", "agent", msg, true, code, has_err ? buf_cstr(&err) : NULL);
+		mcp_unlink(st); /* it may hold header values; the session is over */
 	}
 	buf_free(&err);
 	buf_free(&det);

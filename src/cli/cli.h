@@ -9,6 +9,7 @@ typedef struct {
 } cli_globals;
 
 int cli_server(int argc, char **argv, const cli_globals *g);
+int cli_fetch(int argc, char **argv, const cli_globals *g); /* hidden: tests the HTTP client */
 void cli_usage(int to_stderr);
 
 #endif

@@ -2,10 +2,27 @@
  * poll loop, with redirects, Content-Length / chunked / close-delimited
  * bodies, connect and read timeouts, and HTTP(S)_PROXY / NO_PROXY
  * (CONNECT tunnelling for https). Reuses the response parser of http.h.
+ * One request per connection (Connection: close).
  *
  * Inside the server loop only numeric hosts and "localhost" are
  * accepted, because name resolution blocks; hc_fetch() (for child
  * processes and the CLI) runs a private loop and resolves names first.
+ *
+ * Proxies (unless hc_request.no_proxy): https URLs use https_proxy /
+ * HTTPS_PROXY, http URLs http_proxy / HTTP_PROXY, both then all_proxy /
+ * ALL_PROXY (lower case first, as curl). Only http:// proxies; a proxy
+ * without a port uses 1080, as curl. no_proxy / NO_PROXY is a list
+ * separated by commas or spaces: "*" matches every host; a name matches
+ * itself and its subdomains (a leading dot is ignored); an IP address or
+ * CIDR block matches IP literals; ports are ignored. As in curl, localhost
+ * and 127.0.0.1 are not exempt unless listed. Userinfo in a proxy URL
+ * becomes Proxy-Authorization: Basic.
+ *
+ * Redirects (301, 302, 303, 307, 308 with Location, relative or
+ * absolute): 303 turns any method but HEAD into a bodyless GET, and so do
+ * 301/302 for POST; https -> http is refused; Authorization, Cookie and
+ * Proxy-Authorization headers of the caller are dropped when the scheme,
+ * host or port changes.
  * Depends on base/, http/, net/ (loop, tls). */
 #ifndef HTTP_CLIENT_H
 #define HTTP_CLIENT_H
@@ -29,21 +46,23 @@ typedef struct {
 	unsigned connect_timeout_ms; /* 0: HC_CONNECT_TIMEOUT_MS */
 	unsigned read_timeout_ms;    /* 0: HC_READ_TIMEOUT_MS */
 	int max_redirects;           /* -1: none followed; 0: HC_MAX_REDIRECTS */
-	const char *ca_file;         /* extra/alternative trust anchors (PEM), or NULL */
+	const char *ca_file;         /* trust anchors (PEM) replacing the system bundle, or NULL */
 	bool no_proxy;               /* ignore proxy variables */
 } hc_request;
 
 typedef struct hc hc_t;
 
 typedef struct {
-	/* Final response head (after redirects). Return false to cancel. */
+	/* Final response head (after redirects). Return false to stop:
+	 * on_done then reports "cancelled". */
 	bool (*on_headers)(hc_t *c, void *ud, int status, const http_header *h, size_t n);
 	/* Body bytes as they arrive (chunked framing already removed). */
 	void (*on_data)(hc_t *c, void *ud, const char *p, size_t n);
 	/* Exactly once. err = 0 on success; otherwise a short message in
 	 * msg (e.g. "connect to 127.0.0.1:9: connection refused",
-	 * "tls: certificate not trusted", "read timeout"). The hc_t is freed
-	 * after this returns. */
+	 * "tls: certificate not trusted", "read timeout", "truncated
+	 * response"). err is -1 on failure; msg is "" on success. The hc_t is
+	 * freed after this returns. */
 	void (*on_done)(hc_t *c, void *ud, int err, const char *msg);
 } hc_ops;
 
@@ -55,8 +74,35 @@ void hc_cancel(hc_t *c); /* no callback after this */
 
 /* Blocking convenience for child processes and the CLI: runs its own
  * loop. Returns 0 and fills *status and body (up to max_body bytes, else
- * an error), or -1 with err filled. */
+ * an error; 0 means no limit; body may be NULL to discard it), or -1
+ * with err filled. Any status counts as success here. */
 int hc_fetch(const hc_request *req, int *status, buf_t *body, size_t max_body,
 		char *err, size_t errcap);
+
+/* ---- URL helpers (exposed for tests) ---- */
+
+#define HC_MAX_HOST 255
+
+typedef struct {
+	bool https;
+	bool explicit_port;
+	char host[HC_MAX_HOST + 1]; /* lower case; IPv6 literals without brackets */
+	unsigned port;
+	char *target; /* path and query (never empty, starts with '/'); allocated */
+	char *user;   /* percent-decoded userinfo, or NULL; allocated */
+	char *pass;
+} hc_url;
+
+/* Parses an absolute http or https URL. The fragment is dropped; spaces
+ * and non-ASCII bytes in the path are percent-encoded; control bytes are
+ * refused. Returns 0 (free with hc_url_free), or -1 with err filled. */
+int hc_url_parse(const char *s, hc_url *u, char *err, size_t errcap);
+void hc_url_free(hc_url *u);
+/* Resolves a Location value against an absolute URL (RFC 3986 5.2, dot
+ * segments removed). Returns an allocated string, or NULL if base is not
+ * an absolute URL. */
+char *hc_url_resolve(const char *base, const char *ref);
+/* True if host is exempt from proxying under a no_proxy list. */
+bool hc_no_proxy_match(const char *list, const char *host);
 
 #endif

@@ -37,6 +37,7 @@ struct proc {
 	bool detached;
 	bool exited_cb;
 	uint64_t kill_timer;
+	uint64_t drain_timer; /* reaped, stdout still open: stop waiting for EOF */
 	/* stderr ring */
 	buf_t err_part;
 	char *head[PROC_STDERR_HEAD];
@@ -275,7 +276,7 @@ int proc_write(proc_t *p, const void *data, size_t n)
 	buf_append(&p->in, data, n);
 	loop_set_events(p->loop, p->in_fd, LOOP_WRITE);
 	on_in(p->loop, p->in_fd, LOOP_WRITE, p);
-	return 0;
+	return p->in_fd >= 0 || p->close_in ? 0 : -1; /* EPIPE: the child closed stdin */
 }
 
 void proc_close_stdin(proc_t *p)
@@ -289,10 +290,38 @@ void proc_close_stdin(proc_t *p)
 
 /* ---- exit ---- */
 
+/* The child is gone but something it started (outside its group) still
+ * holds its stdout: take what is there and stop waiting for EOF. */
+static void on_drain_timer(loop_t *l, void *ud)
+{
+	proc_t *p = ud;
+	p->drain_timer = 0;
+	if (p->out_fd < 0)
+		return;
+	for (;;) { /* what is buffered in the pipe now */
+		size_t avail;
+		char *dst = lines_space(&p->out, 65536, &avail);
+		ssize_t n = read(p->out_fd, dst, avail);
+		if (n > 0)
+			lines_commit(&p->out, (size_t)n, deliver, p);
+		else if (!(n < 0 && errno == EINTR))
+			break;
+	}
+	lines_finish(&p->out, deliver, p);
+	close_fd(p, &p->out_fd);
+	maybe_finish(p);
+}
+
 static void maybe_finish(proc_t *p)
 {
+	if (p->reaped && p->out_fd >= 0 && !p->drain_timer && !p->exited_cb)
+		p->drain_timer = loop_add_timer(p->loop, PROC_DRAIN_MS, 0, on_drain_timer, p);
 	if (!p->reaped || p->out_fd >= 0 || p->exited_cb)
 		return;
+	if (p->drain_timer) {
+		loop_cancel_timer(p->loop, p->drain_timer);
+		p->drain_timer = 0;
+	}
 	p->exited_cb = true;
 	/* stderr may still hold bytes; read what is there now */
 	if (p->err_fd >= 0)

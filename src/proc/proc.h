@@ -15,6 +15,7 @@
 #define PROC_LINE_MAX (8u * 1024 * 1024) /* stdout line; longer -> truncated */
 #define PROC_STDIN_MAX (16u * 1024 * 1024) /* queued stdin bytes */
 #define PROC_TERM_GRACE_MS 1000            /* SIGTERM -> SIGKILL */
+#define PROC_DRAIN_MS 500                  /* after reaping, wait this long for stdout EOF */
 #define PROC_STDERR_HEAD 20                /* lines kept from the start */
 #define PROC_STDERR_TAIL 50                /* lines kept from the end */
 #define PROC_STDERR_LINE 500               /* bytes kept per stderr line */
