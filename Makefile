@@ -24,7 +24,7 @@ BEARSSL_DIR  := $(BUILD)/bearssl
 BEARSSL_SRC  := $(BEARSSL_DIR)/src/.ok
 BEARSSL_MUSL := $(BEARSSL_DIR)/musl/libbearssl.a
 BEARSSL_HOST := $(BEARSSL_DIR)/host/libbearssl.a
-BEARSSL_ASAN := $(BEARSSL_DIR)/asan/libbearssl.a
+BEARSSL_ASAN := $(BEARSSL_DIR)/asan2/libbearssl.a
 BEARSSL_INC  := -I$(BEARSSL_DIR)/src/inc
 
 # --- release: musl, static, stripped ---
@@ -67,7 +67,7 @@ $(BEARSSL_MUSL): $(BEARSSL_SRC)
 $(BEARSSL_HOST): $(BEARSSL_SRC)
 	@sh third_party/bearssl/build.sh $(BEARSSL_DIR)/src $(BEARSSL_DIR)/host $(CC_HOST) "-O1 -g"
 $(BEARSSL_ASAN): $(BEARSSL_SRC)
-	@sh third_party/bearssl/build.sh $(BEARSSL_DIR)/src $(BEARSSL_DIR)/asan clang "-O1 -g -fsanitize=fuzzer-no-link,address,undefined"
+	@sh third_party/bearssl/build.sh $(BEARSSL_DIR)/src $(BEARSSL_DIR)/asan2 clang "-O1 -g -fsanitize=fuzzer-no-link,address,undefined -DBR_LE_UNALIGNED=0 -DBR_BE_UNALIGNED=0"
 bearssl: $(BEARSSL_MUSL)
 
 $(BUILD)/rel/%.o: src/%.c $(HDRS) $(BEARSSL_SRC)
