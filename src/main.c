@@ -13,6 +13,8 @@ static const char usage[] =
 	"\n"
 	"Commands:\n"
 	"  server      Run the HTTP server (default 127.0.0.1:2468)\n"
+	"  install-agent  Install an agent binary (claude, codex, opencode, amp)\n"
+	"  credentials    Show the credentials the agents would use\n"
 	"\n"
 	"Global options:\n"
 	"  -t, --token TOKEN   Require this bearer token on /v1 (server)\n"
@@ -71,6 +73,10 @@ int main(int argc, char **argv)
 		return cli_server(n, rest, &g);
 	else if (!strcmp(rest[0], "fetch"))
 		return cli_fetch(n, rest, &g);
+	else if (!strcmp(rest[0], "install-agent"))
+		return cli_install_agent(n, rest, &g);
+	else if (!strcmp(rest[0], "credentials"))
+		return cli_credentials(n, rest, &g);
 	fprintf(stderr, "error: unrecognized command '%s'\n\n", rest[0]);
 	cli_usage(1);
 	return 2;

@@ -79,6 +79,9 @@ extern const agent_ops *const agent_all[5]; /* claude, codex, opencode, amp, moc
 const agent_ops *agent_find(const char *id);
 extern const agent_ops agent_mock;
 extern const agent_ops agent_claude;
+extern const agent_ops agent_amp;
+extern const agent_ops agent_codex;
+extern agent_ops agent_opencode; /* modes and models follow its running server */
 
 /* Validates and normalizes agentMode/permissionMode (spec 5.3). Returns
  * 0, or -1 with e filled. Outputs are static strings or agent_mode. */

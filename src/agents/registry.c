@@ -10,6 +10,8 @@
 
 #include "../base/buf.h"
 #include "agent.h"
+#include "credentials.h"
+#include "install.h"
 
 const char *const agent_cap_names[CAP__COUNT] = {
 	"planMode", "permissions", "questions", "toolCalls", "toolResults", "textMessages",
@@ -27,73 +29,9 @@ void agent_fail(agent_err *e, agent_err_kind kind, const char *fmt, ...)
 	va_end(ap);
 }
 
-static const agent_mode codex_modes[] = {
-	{"build", "Build", "Default build mode"},
-	{"plan", "Plan", "Planning mode via prompt prefix"},
-};
-static const agent_mode opencode_modes[] = {
-	{"build", "Build", "Default build mode"},
-	{"plan", "Plan", "Planning mode"},
-	{"custom", "Custom", "Any user-defined OpenCode agent name"},
-};
-static const agent_mode amp_modes[] = {
-	{"build", "Build", "Default build mode"},
-};
-
 static const char *const perm_all[] = {"default", "plan", "bypass", "acceptEdits", NULL};
-static const char *const perm_opencode[] = {"default", "acceptEdits", NULL};
-static const char *const perm_opencode_norm[] = {"default", "default", NULL};
-static const char *const perm_amp[] = {"default", "bypass", "acceptEdits", NULL};
-static const char *const perm_amp_norm[] = {"default", "bypass", "default", NULL};
-
-static const agent_model amp_models[] = {{"amp-default", "Amp Default"}};
-
-/* Adapters not built into this binary yet are listed with their static
- * facts; their session operations are NULL. */
-static const agent_ops agent_codex_static = {
-	.id = "codex",
-	.binary = "codex",
-	.caps = {[CAP_PLAN_MODE] = 1, [CAP_PERMISSIONS] = 1, [CAP_TOOL_CALLS] = 1,
-		[CAP_TOOL_RESULTS] = 1, [CAP_TEXT_MESSAGES] = 1, [CAP_IMAGES] = 1,
-		[CAP_FILE_ATTACHMENTS] = 1, [CAP_SESSION_LIFECYCLE] = 1, [CAP_ERROR_EVENTS] = 1,
-		[CAP_REASONING] = 1, [CAP_STATUS] = 1, [CAP_COMMAND_EXECUTION] = 1,
-		[CAP_FILE_CHANGES] = 1, [CAP_MCP_TOOLS] = 1, [CAP_STREAMING_DELTAS] = 1,
-		[CAP_ITEM_STARTED] = 1, [CAP_SHARED_PROCESS] = 1},
-	.modes = codex_modes, .nmodes = 2,
-	.perm_accepted = perm_all, .perm_normalized = perm_all,
-};
-static const agent_ops agent_opencode_static = {
-	.id = "opencode",
-	.binary = "opencode",
-	.caps = {[CAP_TOOL_CALLS] = 1, [CAP_TOOL_RESULTS] = 1, [CAP_TEXT_MESSAGES] = 1,
-		[CAP_IMAGES] = 1, [CAP_FILE_ATTACHMENTS] = 1, [CAP_SESSION_LIFECYCLE] = 1,
-		[CAP_ERROR_EVENTS] = 1, [CAP_MCP_TOOLS] = 1, [CAP_STREAMING_DELTAS] = 1,
-		[CAP_ITEM_STARTED] = 1, [CAP_SHARED_PROCESS] = 1},
-	.modes = opencode_modes, .nmodes = 3, .any_agent_mode = true,
-	.perm_accepted = perm_opencode, .perm_normalized = perm_opencode_norm,
-};
-static const agent_ops agent_amp_static = {
-	.id = "amp",
-	.binary = "amp",
-	.caps = {[CAP_TOOL_CALLS] = 1, [CAP_TOOL_RESULTS] = 1, [CAP_TEXT_MESSAGES] = 1,
-		[CAP_ERROR_EVENTS] = 1, [CAP_MCP_TOOLS] = 1},
-	.modes = amp_modes, .nmodes = 1,
-	.perm_accepted = perm_amp, .perm_normalized = perm_amp_norm,
-	.models = amp_models, .nmodels = 1, .default_model = "amp-default",
-};
-
-#ifndef AGENT_CODEX
-#define AGENT_CODEX agent_codex_static
-#endif
-#ifndef AGENT_OPENCODE
-#define AGENT_OPENCODE agent_opencode_static
-#endif
-#ifndef AGENT_AMP
-#define AGENT_AMP agent_amp_static
-#endif
-
 const agent_ops *const agent_all[5] = {
-	&agent_claude, &AGENT_CODEX, &AGENT_OPENCODE, &AGENT_AMP, &agent_mock,
+	&agent_claude, &agent_codex, &agent_opencode, &agent_amp, &agent_mock,
 };
 
 const agent_ops *agent_find(const char *id)
@@ -202,9 +140,14 @@ void agent_write_info(const agent_ops *a, jw_t *w)
 	char *path = agent_resolve_binary(a);
 	bool builtin = !a->binary;
 	jw_kbool(w, "installed", builtin || path);
-	jw_kbool(w, "credentialsAvailable", builtin || (a->credentials && a->credentials()));
-	if (builtin)
-		jw_kstr(w, "version", "builtin");
+	/* Spec 8.6 discovery, or whatever else the adapter knows its agent
+	 * accepts (e.g. Amp's own login). */
+	jw_kbool(w, "credentialsAvailable", cred_agent_available(a->id) ||
+			(a->credentials && a->credentials()));
+	/* Versions come from a probe child; absent until it answered. */
+	const char *ver = builtin ? "builtin" : path ? inst_version_get(path) : NULL;
+	if (ver)
+		jw_kstr(w, "version", ver);
 	if (path)
 		jw_kstr(w, "path", path);
 	free(path);

@@ -10,6 +10,8 @@ typedef struct {
 
 int cli_server(int argc, char **argv, const cli_globals *g);
 int cli_fetch(int argc, char **argv, const cli_globals *g); /* hidden: tests the HTTP client */
+int cli_install_agent(int argc, char **argv, const cli_globals *g);
+int cli_credentials(int argc, char **argv, const cli_globals *g);
 void cli_usage(int to_stderr);
 
 #endif
