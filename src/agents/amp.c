@@ -50,17 +50,12 @@
  * Terminate: SIGTERM to the process group, SIGKILL after the grace
  * period; later output is ignored.
  *
- * Depends on the session API, proc/, json/, streamjson and the loop. */
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
+ * Depends on the session API, proc/, json/, streamjson, adapter_util and
+ * the loop. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include "../base/buf.h"
 #include "../base/log.h"
@@ -68,6 +63,7 @@
 #include "../json/json.h"
 #include "../proc/proc.h"
 #include "../server/server.h"
+#include "adapter_util.h"
 #include "agent.h"
 #include "streamjson.h"
 
@@ -77,8 +73,6 @@
 #define AMP_TOOLS_MAX 64               /* tool_use blocks remembered per turn */
 #define AMP_TOKENS_MIN 1024            /* first token array per line */
 #define AMP_TOKENS_MAX (1u << 20)      /* more tokens than this: not looked into */
-#define AMP_JSON_TOKENS 16384          /* tokens for configuration documents */
-#define AMP_UNPARSED_RAW_MAX 65536     /* raw kept of an over-long line */
 #define AMP_STDERR_LINES 50            /* stderr lines given in error details */
 #define AMP_THREAD_MAX 128             /* length of a thread id we pass on */
 #define AMP_LOGIN_LINE_MAX 1024        /* bytes of the login prompt line kept */
@@ -120,48 +114,10 @@ static const proc_ops amp_proc_ops = {on_line, on_exit_cb};
 
 /* ---- small helpers ---- */
 
+/* By this name also for the unit test, which includes this file. */
 static char *read_small_file(const char *path, size_t max, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	struct stat st;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
-		close(fd);
-		return NULL;
-	}
-	buf_t b;
-	buf_init(&b);
-	for (;;) {
-		buf_reserve(&b, 4096);
-		ssize_t n = read(fd, b.p + b.len, b.cap - b.len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n == 0)
-			break;
-		if (n < 0 || b.len + (size_t)n > max) { /* error, or it grew meanwhile */
-			buf_free(&b);
-			close(fd);
-			return NULL;
-		}
-		b.len += (size_t)n;
-	}
-	close(fd);
-	*len = b.len;
-	return buf_cstr(&b);
-}
-
-static json_tok *toks(void) { return xmalloc(AMP_JSON_TOKENS * sizeof(json_tok)); }
-
-/* Value i as it appears in js (quotes included for strings). */
-static void w_tok(jw_t *w, const char *js, const json_tok *t, int i)
-{
-	size_t a = t[i].start, b = t[i].end;
-	if (t[i].type == JSON_STRING) {
-		a--;
-		b++;
-	}
-	jw_raw(w, js + a, b - a);
+	return au_read_file(path, max, len);
 }
 
 /* ---- credentials ---- */
@@ -185,9 +141,9 @@ static bool stored_key(void)
 	char *js = read_small_file(path, AMP_FILE_MAX, &n);
 	if (!js)
 		return false;
-	json_tok *t = toks();
+	json_tok *t = au_toks();
 	bool ok = false;
-	if (json_parse(js, n, t, AMP_JSON_TOKENS) > 0 && t[0].type == JSON_OBJECT) {
+	if (json_parse(js, n, t, AU_JSON_TOKENS) > 0 && t[0].type == JSON_OBJECT) {
 		for (int k = json_first(t, 0); k >= 0 && !ok; k = json_next(t, json_next(t, k))) {
 			int v = json_next(t, k);
 			static const char prefix[] = "apiKey@";
@@ -209,236 +165,30 @@ static bool amp_credentials(void)
 
 /* ---- MCP servers: the session's map in --mcp-config's shape ---- */
 
-static int first_key(const char *js, const json_tok *t, int obj, const char *const *keys)
-{
-	for (; *keys; keys++) {
-		int i = json_obj_get(js, t, obj, *keys);
-		if (i >= 0 && t[i].type != JSON_NULL)
-			return i;
-	}
-	return -1;
-}
-
-static bool has_header(const char *js, const json_tok *t, int hdrs, const char *name)
-{
-	for (int k = hdrs >= 0 && t[hdrs].type == JSON_OBJECT ? json_first(t, hdrs) : -1; k >= 0;
-			k = json_next(t, json_next(t, k))) {
-		char *kn = json_str_dup(js, t, k, NULL);
-		bool eq = kn && !strcasecmp(kn, name);
-		free(kn);
-		if (eq)
-			return true;
-	}
-	return false;
-}
-
-/* The value of the environment variable named by string token i ("" if unset). */
-static const char *env_of(const char *js, const json_tok *t, int i, char *name, size_t cap)
-{
-	if (json_str_decode(js, t, i, name, cap) < 0)
-		return "";
-	const char *v = getenv(name);
-	return v ? v : "";
-}
-
-/* One server entry; returns false (why filled) if it cannot be expressed. */
-static bool mcp_entry(jw_t *w, const char *js, const json_tok *t, int cfg, char *why, size_t cap)
-{
-	static const char *const k_type[] = {"type", NULL}, *const k_cmd[] = {"command", NULL},
-		*const k_args[] = {"args", NULL}, *const k_env[] = {"env", "environment", NULL},
-		*const k_url[] = {"url", NULL}, *const k_hdr[] = {"headers", NULL},
-		*const k_bearer[] = {"bearerTokenEnvVar", "bearer_token_env_var", NULL},
-		*const k_envh[] = {"envHeaders", "envHttpHeaders", "env_http_headers", NULL},
-		*const k_tr[] = {"transport", NULL};
-	int ty = first_key(js, t, cfg, k_type);
-	int cmd = first_key(js, t, cfg, k_cmd);
-	int url = first_key(js, t, cfg, k_url);
-	bool local = ty >= 0 ? (json_str_eq(js, t, ty, "local") || json_str_eq(js, t, ty, "stdio"))
-		: cmd >= 0;
-	bool remote = ty >= 0 ? (json_str_eq(js, t, ty, "remote") || json_str_eq(js, t, ty, "http") ||
-			json_str_eq(js, t, ty, "sse"))
-		: url >= 0;
-	if (local) {
-		int args = first_key(js, t, cfg, k_args), env = first_key(js, t, cfg, k_env);
-		int c0 = -1;
-		if (cmd >= 0 && t[cmd].type == JSON_ARRAY)
-			c0 = t[cmd].size ? json_first(t, cmd) : -1;
-		else if (cmd >= 0 && t[cmd].type == JSON_STRING)
-			c0 = cmd;
-		if (c0 < 0 || t[c0].type != JSON_STRING) {
-			snprintf(why, cap, "mcp command cannot be empty");
-			return false;
-		}
-		jw_obj(w);
-		jw_key(w, "command");
-		w_tok(w, js, t, c0);
-		jw_key(w, "args");
-		jw_arr(w);
-		if (t[cmd].type == JSON_ARRAY)
-			for (int i = json_next(t, c0); i >= 0; i = json_next(t, i))
-				if (t[i].type == JSON_STRING)
-					w_tok(w, js, t, i);
-		for (int i = args >= 0 && t[args].type == JSON_ARRAY ? json_first(t, args) : -1; i >= 0;
-				i = json_next(t, i))
-			if (t[i].type == JSON_STRING)
-				w_tok(w, js, t, i);
-		jw_arr_end(w);
-		if (env >= 0 && t[env].type == JSON_OBJECT) {
-			jw_key(w, "env");
-			jw_obj(w);
-			for (int k = json_first(t, env); k >= 0; k = json_next(t, json_next(t, k))) {
-				if (t[json_next(t, k)].type != JSON_STRING)
-					continue;
-				char *kn = json_str_dup(js, t, k, NULL);
-				jw_key(w, kn ? kn : "");
-				w_tok(w, js, t, json_next(t, k));
-				free(kn);
-			}
-			jw_obj_end(w);
-		}
-		jw_obj_end(w);
-		return true;
-	}
-	if (remote && url >= 0 && t[url].type == JSON_STRING) {
-		int hdr = first_key(js, t, cfg, k_hdr), bearer = first_key(js, t, cfg, k_bearer);
-		int envh = first_key(js, t, cfg, k_envh), tr = first_key(js, t, cfg, k_tr);
-		jw_obj(w);
-		jw_key(w, "url");
-		w_tok(w, js, t, url);
-		if (tr >= 0 && t[tr].type == JSON_STRING) {
-			jw_key(w, "transport");
-			w_tok(w, js, t, tr);
-		} else if (ty >= 0 && json_str_eq(js, t, ty, "sse")) {
-			jw_kstr(w, "transport", "sse");
-		}
-		jw_key(w, "headers");
-		jw_obj(w);
-		for (int k = hdr >= 0 && t[hdr].type == JSON_OBJECT ? json_first(t, hdr) : -1; k >= 0;
-				k = json_next(t, json_next(t, k))) {
-			if (t[json_next(t, k)].type != JSON_STRING)
-				continue;
-			char *kn = json_str_dup(js, t, k, NULL);
-			jw_key(w, kn ? kn : "");
-			w_tok(w, js, t, json_next(t, k));
-			free(kn);
-		}
-		/* Amp is not known to expand variables in headers: the values
-		 * are taken from our environment (the file is 0600). */
-		char name[256];
-		if (bearer >= 0 && t[bearer].type == JSON_STRING &&
-				!has_header(js, t, hdr, "Authorization")) {
-			buf_t b;
-			buf_init(&b);
-			buf_printf(&b, "Bearer %s", env_of(js, t, bearer, name, sizeof name));
-			jw_kstr(w, "Authorization", buf_cstr(&b));
-			buf_free(&b);
-		}
-		for (int k = envh >= 0 && t[envh].type == JSON_OBJECT ? json_first(t, envh) : -1; k >= 0;
-				k = json_next(t, json_next(t, k))) {
-			int v = json_next(t, k);
-			char *kn = json_str_dup(js, t, k, NULL);
-			if (kn && t[v].type == JSON_STRING && !has_header(js, t, hdr, kn))
-				jw_kstr(w, kn, env_of(js, t, v, name, sizeof name));
-			free(kn);
-		}
-		jw_obj_end(w);
-		jw_obj_end(w);
-		return true;
-	}
-	snprintf(why, cap, "unsupported mcp server config");
-	return false;
-}
+/* {name: {"command",…} | {"url", "transport"?, "headers"}}. Amp is not
+ * known to expand variables in headers: the values are taken from our
+ * environment (the file is 0600). */
+static const au_mcp_shape amp_mcp_shape = {
+	.sse_type = true, .strings_only = true,
+};
 
 /* The --mcp-config document for the session's map (heap), or NULL with
- * why filled. */
+ * why filled; NULL with why "" when every server is disabled. */
 static char *mcp_config(const char *js, char *why, size_t cap)
 {
-	json_tok *t = toks();
-	int n = json_parse(js, strlen(js), t, AMP_JSON_TOKENS);
-	if (n <= 0 || t[0].type != JSON_OBJECT) {
-		snprintf(why, cap, "invalid mcp configuration");
-		free(t);
+	int n = 0;
+	char *doc = au_mcp_config(js, &amp_mcp_shape, &n, why, cap);
+	if (doc && !n) {
+		free(doc);
+		why[0] = 0;
 		return NULL;
 	}
-	buf_t b;
-	jw_t w;
-	buf_init(&b);
-	jw_init(&w, &b);
-	jw_obj(&w);
-	bool ok = true, any = false;
-	for (int k = json_first(t, 0); k >= 0 && ok; k = json_next(t, json_next(t, k))) {
-		int cfg = json_next(t, k);
-		char *name = json_str_dup(js, t, k, NULL);
-		int en = t[cfg].type == JSON_OBJECT ? json_obj_get(js, t, cfg, "enabled") : -1;
-		bool enabled = true;
-		if (en >= 0)
-			json_get_bool(js, t, en, &enabled);
-		if (t[cfg].type != JSON_OBJECT) {
-			snprintf(why, cap, "mcp server %s: not an object", name ? name : "");
-			ok = false;
-		} else if (enabled) {
-			jw_key(&w, name ? name : "");
-			char sub[200];
-			if (!mcp_entry(&w, js, t, cfg, sub, sizeof sub)) {
-				snprintf(why, cap, "mcp server %s: %s", name ? name : "", sub);
-				ok = false;
-			}
-			any = true;
-		}
-		free(name);
-	}
-	jw_obj_end(&w);
-	free(t);
-	if (!ok || !any) {
-		if (ok)
-			why[0] = 0;
-		buf_free(&b);
-		return NULL;
-	}
-	return buf_cstr(&b);
-}
-
-static void mcp_unlink(amp_state *st)
-{
-	if (st->mcp_path) {
-		unlink(st->mcp_path);
-		free(st->mcp_path);
-		st->mcp_path = NULL;
-	}
+	return doc;
 }
 
 static bool mcp_write(amp_state *st, char *err, size_t cap)
 {
-	if (!st->mcp_cfg || st->mcp_path)
-		return true;
-	const char *dir = getenv("TMPDIR");
-	buf_t p;
-	buf_init(&p);
-	buf_printf(&p, "%s/sandbox-agent-amp-mcp-XXXXXX.json", dir && *dir ? dir : "/tmp");
-	char *path = buf_cstr(&p);
-	int fd = mkstemps(path, 5); /* 0600: headers may carry secrets */
-	if (fd < 0) {
-		snprintf(err, cap, "cannot write the MCP configuration: %s", strerror(errno));
-		buf_free(&p);
-		return false;
-	}
-	size_t n = strlen(st->mcp_cfg), off = 0;
-	while (off < n) {
-		ssize_t w = write(fd, st->mcp_cfg + off, n - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			snprintf(err, cap, "cannot write the MCP configuration: %s", strerror(errno));
-			close(fd);
-			unlink(path);
-			buf_free(&p);
-			return false;
-		}
-		off += (size_t)w;
-	}
-	close(fd);
-	st->mcp_path = path;
-	return true;
+	return au_mcp_write(st->mcp_cfg, "amp-mcp", &st->mcp_path, err, cap);
 }
 
 /* ---- the process ---- */
@@ -498,11 +248,9 @@ static bool build_argv(const session *s, const amp_state *st, const char *exec,
 
 static int spawn(session *s, amp_state *st, const char *text, size_t len, agent_err *e)
 {
-	char *bin = agent_resolve_binary(&agent_amp);
-	if (!bin) {
-		agent_fail(e, AERR_NOT_INSTALLED, "amp");
+	char *bin = au_binary(&agent_amp, e);
+	if (!bin)
 		return -1;
-	}
 	char err[512];
 	if (!mcp_write(st, err, sizeof err)) {
 		agent_fail(e, AERR_EXITED, "%s", err);
@@ -543,21 +291,6 @@ static void tools_reset(amp_state *st)
 	}
 	memset(st->tools, 0, sizeof st->tools);
 	st->ntools = 0;
-}
-
-static int parse(amp_state *st, const char *s, size_t n)
-{
-	if (!st->t) {
-		st->ntok = AMP_TOKENS_MIN;
-		st->t = xmalloc(st->ntok * sizeof *st->t);
-	}
-	for (;;) {
-		int r = json_parse(s, n, st->t, st->ntok);
-		if (r != JSON_ERR_NOMEM || st->ntok >= AMP_TOKENS_MAX)
-			return r;
-		st->ntok = st->ntok * 4 > AMP_TOKENS_MAX ? AMP_TOKENS_MAX : st->ntok * 4;
-		st->t = xrealloc(st->t, st->ntok * sizeof *st->t);
-	}
 }
 
 static void remember_tool(amp_state *st, const char *js, const json_tok *t, int blk)
@@ -740,7 +473,7 @@ static void error_result(session *s, amp_state *st, const char *line, size_t len
 		int i = json_obj_get(line, t, 0, keys[k]);
 		if (i >= 0) {
 			jw_key(&w, keys[k]);
-			w_tok(&w, line, t, i);
+			au_w_tok(&w, line, t, i);
 		}
 	}
 	jw_obj_end(&w);
@@ -772,9 +505,7 @@ static bool is_error_result(const char *js, const json_tok *t)
 /* One stdout line of the current process. */
 static void handle_line(session *s, amp_state *st, const char *line, size_t len, bool truncated)
 {
-	size_t i = 0;
-	while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r'))
-		i++;
+	size_t i = au_blanks(line, len);
 	if (i == len || st->login)
 		return;
 	if (line[i] != '{' && memmem(line, len, login_mark, sizeof login_mark - 1)) {
@@ -787,11 +518,11 @@ static void handle_line(session *s, amp_state *st, const char *line, size_t len,
 		return;
 	}
 	if (truncated) {
-		sess_record_unparsed(s, "line longer than the limit", "amp", line,
-			len < AMP_UNPARSED_RAW_MAX ? len : AMP_UNPARSED_RAW_MAX);
+		au_record_long(s, "amp", line, len);
 		return;
 	}
-	if (parse(st, line, len) > 0 && st->t[0].type == JSON_OBJECT) {
+	if (au_parse(line, len, &st->t, &st->ntok, AMP_TOKENS_MIN, AMP_TOKENS_MAX) > 0 &&
+			st->t[0].type == JSON_OBJECT) {
 		if (is_error_result(line, st->t)) {
 			st->result = true;
 			error_result(s, st, line, len);
@@ -830,8 +561,7 @@ static char *amp_error_of(const char *err, size_t n)
 static void handle_exit(session *s, amp_state *st, int status, const char *tail, size_t tail_len,
 		const char *err_json)
 {
-	bool sig = WIFSIGNALED(status);
-	int code = sig ? 128 + WTERMSIG(status) : WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+	int code = au_exit_code(status);
 	bool turn = st->turn;
 	st->turn = false;
 	if (st->terminating || s->ended)
@@ -862,25 +592,14 @@ static void handle_exit(session *s, amp_state *st, int status, const char *tail,
 		jw_t w;
 		jw_init(&w, &det);
 		jw_obj(&w);
-		jw_kint(&w, "exit_code", code);
-		jw_key(&w, "signal");
-		if (sig)
-			jw_int(&w, WTERMSIG(status));
-		else
-			jw_null(&w);
-		jw_key(&w, "stderr");
-		jw_strn(&w, tail ? tail : "", tail_len);
+		au_w_exit(&w, status, tail, tail_len);
 		jw_key(&w, "amp_error");
 		jw_str(&w, why);
 		jw_obj_end(&w);
-		sj_turn_abort(st->conv, s);
-		sess_record_error(s, true, buf_cstr(&msg), "process_exit", buf_cstr(&det));
-		if (code == 0) {
-			sess_record_simple(s, EV_TURN_ENDED, true);
-		} else {
+		if (code != 0)
 			log_warn("session %s: amp failed (%s)", s->id, buf_cstr(&msg));
-			sess_end(s, "error", "agent", buf_cstr(&msg), true, code, err_json);
-		}
+		sj_turn_failed(st->conv, s, buf_cstr(&msg), "process_exit", buf_cstr(&det), code,
+			err_json);
 		free(why);
 		buf_free(&msg);
 		buf_free(&det);
@@ -905,18 +624,14 @@ static void on_exit_cb(proc_t *p, void *ud, int status)
 	if (!st || st->p != p)
 		return;
 	st->p = NULL;
-	buf_t err, tail;
-	buf_init(&err);
-	buf_init(&tail);
-	bool has_err = proc_stderr_json(p, &err);
-	proc_stderr_tail(p, &tail, AMP_STDERR_LINES);
+	au_stderr se;
+	au_stderr_take(p, AMP_STDERR_LINES, &se);
 	log_info("session %s: amp exited (%s %d) after %llu ms", s->id,
 		WIFSIGNALED(status) ? "signal" : "status",
 		WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
 		(unsigned long long)(util_mono_ms() - st->started_ms));
-	handle_exit(s, st, status, tail.p ? tail.p : "", tail.len, has_err ? buf_cstr(&err) : NULL);
-	buf_free(&err);
-	buf_free(&tail);
+	handle_exit(s, st, status, buf_cstr(&se.tail), se.tail.len, au_stderr_json(&se));
+	au_stderr_free(&se);
 }
 
 /* ---- session operations ---- */
@@ -949,21 +664,15 @@ static int amp_send(session *s, const char *text, size_t len, const char *att, a
 		agent_fail(e, AERR_INVALID, "message contains a NUL character");
 		return -1;
 	}
-	char *bin = agent_resolve_binary(&agent_amp);
-	if (!bin) {
-		agent_fail(e, AERR_NOT_INSTALLED, "amp");
+	if (!au_installed(&agent_amp, e))
 		return -1;
-	}
-	free(bin);
 	if (st->p) { /* the session layer waits for exits; never here in practice */
 		proc_detach(st->p);
 		st->p = NULL;
 	}
 	turn_begin(s, st, text, len);
 	if (spawn(s, st, text, len, e) != 0) {
-		sj_turn_abort(st->conv, s);
-		sess_record_error(s, true, e->msg, "spawn_failed", NULL);
-		sess_record_simple(s, EV_TURN_ENDED, true);
+		sj_turn_failed(st->conv, s, e->msg, "spawn_failed", NULL, 0, NULL);
 		return -1;
 	}
 	st->turn = true;
@@ -1000,7 +709,7 @@ static void amp_terminate(session *s)
 	st->terminating = true;
 	if (st->p)
 		proc_terminate(st->p, PROC_TERM_GRACE_MS);
-	mcp_unlink(st);
+	au_mcp_unlink(&st->mcp_path);
 }
 
 static void amp_free(session *s)
@@ -1010,7 +719,7 @@ static void amp_free(session *s)
 		return;
 	if (st->p)
 		proc_detach(st->p);
-	mcp_unlink(st);
+	au_mcp_unlink(&st->mcp_path);
 	sj_free(st->conv);
 	tools_reset(st);
 	free(st->t);

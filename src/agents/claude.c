@@ -48,16 +48,12 @@
  * Limits: a stdout line over PROC_LINE_MAX becomes agent.unparsed; were
  * that the result line, the turn would only end with the process.
  *
- * Depends on the session API, proc/, json/, streamjson and the loop. */
-#include <errno.h>
-#include <fcntl.h>
+ * Depends on the session API, proc/, json/, streamjson, adapter_util and
+ * the loop. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "../base/buf.h"
 #include "../base/log.h"
@@ -65,6 +61,7 @@
 #include "../json/json.h"
 #include "../proc/proc.h"
 #include "../server/server.h"
+#include "adapter_util.h"
 #include "agent.h"
 #include "streamjson.h"
 
@@ -73,8 +70,8 @@
                                                    * fit PROC_STDIN_MAX */
 #define CLAUDE_FILE_MAX (1u << 20)           /* credential files read */
 #define CLAUDE_EARLY_MAX 16                  /* question replies waiting for can_use_tool */
-#define CLAUDE_UNPARSED_RAW_MAX 65536        /* raw kept of an over-long line */
 #define CLAUDE_JSON_TOKENS 16384             /* tokens for inputs and configs */
+#define CLAUDE_STDERR_LINES 20               /* stderr lines given in error details */
 
 typedef struct {
 	char *qid;
@@ -105,43 +102,6 @@ static const proc_ops claude_proc_ops = {on_line, on_exit_cb};
 
 /* ---- small helpers ---- */
 
-static char *read_file(const char *path, size_t max, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	struct stat st;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
-		close(fd);
-		return NULL;
-	}
-	buf_t b;
-	buf_init(&b);
-	buf_reserve(&b, (size_t)st.st_size + 1);
-	for (;;) {
-		if (b.len > max) {
-			buf_free(&b);
-			close(fd);
-			return NULL;
-		}
-		buf_reserve(&b, 65536);
-		ssize_t n = read(fd, b.p + b.len, b.cap - b.len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			buf_free(&b);
-			close(fd);
-			return NULL;
-		}
-		if (n == 0)
-			break;
-		b.len += (size_t)n;
-	}
-	close(fd);
-	*len = b.len;
-	return buf_cstr(&b);
-}
-
 static json_tok *toks(void) { return xmalloc(CLAUDE_JSON_TOKENS * sizeof(json_tok)); }
 
 static bool active(const claude_state *st)
@@ -166,7 +126,7 @@ static bool env_set(const char *k, bool empty_ok)
 static bool file_has_claude_creds(const char *path, bool oauth_file)
 {
 	size_t n;
-	char *js = read_file(path, CLAUDE_FILE_MAX, &n);
+	char *js = au_read_file(path, CLAUDE_FILE_MAX, &n);
 	if (!js)
 		return false;
 	json_tok *t = toks();
@@ -227,237 +187,22 @@ static bool claude_credentials(void)
 
 /* ---- MCP servers: the session's map as Claude's mcp-config ---- */
 
-static void w_tok(jw_t *w, const char *js, const json_tok *t, int i)
-{
-	size_t a = t[i].start, b = t[i].end;
-	if (t[i].type == JSON_STRING) {
-		a--;
-		b++;
-	}
-	jw_raw(w, js + a, b - a);
-}
-
-static int first_key(const char *js, const json_tok *t, int obj, const char *const *keys)
-{
-	for (; *keys; keys++) {
-		int i = json_obj_get(js, t, obj, *keys);
-		if (i >= 0 && t[i].type != JSON_NULL)
-			return i;
-	}
-	return -1;
-}
-
-static bool has_header(const char *js, const json_tok *t, int hdrs, const char *name)
-{
-	for (int k = hdrs >= 0 && t[hdrs].type == JSON_OBJECT ? json_first(t, hdrs) : -1; k >= 0;
-			k = json_next(t, json_next(t, k))) {
-		char *kn = json_str_dup(js, t, k, NULL);
-		bool eq = kn && !strcasecmp(kn, name);
-		free(kn);
-		if (eq)
-			return true;
-	}
-	return false;
-}
-
-/* One server entry; returns false if it cannot be expressed. */
-static bool mcp_entry(jw_t *w, const char *js, const json_tok *t, int cfg, char *why, size_t cap)
-{
-	static const char *const k_type[] = {"type", NULL}, *const k_cmd[] = {"command", NULL},
-		*const k_args[] = {"args", NULL}, *const k_env[] = {"env", "environment", NULL},
-		*const k_url[] = {"url", NULL}, *const k_hdr[] = {"headers", NULL},
-		*const k_bearer[] = {"bearerTokenEnvVar", "bearer_token_env_var", NULL},
-		*const k_envh[] = {"envHeaders", "envHttpHeaders", "env_http_headers", NULL},
-		*const k_tr[] = {"transport", NULL};
-	int ty = first_key(js, t, cfg, k_type);
-	int cmd = first_key(js, t, cfg, k_cmd);
-	int url = first_key(js, t, cfg, k_url);
-	bool local = ty >= 0 ? (json_str_eq(js, t, ty, "local") || json_str_eq(js, t, ty, "stdio"))
-		: cmd >= 0;
-	bool remote = ty >= 0 ? (json_str_eq(js, t, ty, "remote") || json_str_eq(js, t, ty, "http"))
-		: url >= 0;
-	if (local) {
-		int args = first_key(js, t, cfg, k_args), env = first_key(js, t, cfg, k_env);
-		int c0 = -1;
-		if (cmd >= 0 && t[cmd].type == JSON_ARRAY)
-			c0 = t[cmd].size ? json_first(t, cmd) : -1;
-		else if (cmd >= 0 && t[cmd].type == JSON_STRING)
-			c0 = cmd;
-		if (c0 < 0 || t[c0].type != JSON_STRING) {
-			snprintf(why, cap, "mcp command cannot be empty");
-			return false;
-		}
-		jw_obj(w);
-		jw_kstr(w, "type", "stdio");
-		jw_key(w, "command");
-		w_tok(w, js, t, c0);
-		jw_key(w, "args");
-		jw_arr(w);
-		if (t[cmd].type == JSON_ARRAY)
-			for (int i = json_next(t, c0); i >= 0; i = json_next(t, i))
-				w_tok(w, js, t, i);
-		for (int i = args >= 0 && t[args].type == JSON_ARRAY ? json_first(t, args) : -1; i >= 0;
-				i = json_next(t, i))
-			w_tok(w, js, t, i);
-		jw_arr_end(w);
-		if (env >= 0 && t[env].type == JSON_OBJECT) {
-			jw_key(w, "env");
-			w_tok(w, js, t, env);
-		}
-		jw_obj_end(w);
-		return true;
-	}
-	if (remote && url >= 0 && t[url].type == JSON_STRING) {
-		int hdr = first_key(js, t, cfg, k_hdr), bearer = first_key(js, t, cfg, k_bearer);
-		int envh = first_key(js, t, cfg, k_envh), tr = first_key(js, t, cfg, k_tr);
-		jw_obj(w);
-		jw_kstr(w, "type", tr >= 0 && json_str_eq(js, t, tr, "sse") ? "sse" : "http");
-		jw_key(w, "url");
-		w_tok(w, js, t, url);
-		jw_key(w, "headers");
-		jw_obj(w);
-		for (int k = hdr >= 0 && t[hdr].type == JSON_OBJECT ? json_first(t, hdr) : -1; k >= 0;
-				k = json_next(t, json_next(t, k))) {
-			char *kn = json_str_dup(js, t, k, NULL);
-			jw_key(w, kn ? kn : "");
-			w_tok(w, js, t, json_next(t, k));
-			free(kn);
-		}
-		/* Claude expands ${VAR} in MCP configs: the secret stays in the environment */
-		if (bearer >= 0 && t[bearer].type == JSON_STRING && !has_header(js, t, hdr, "Authorization")) {
-			char *v = json_str_dup(js, t, bearer, NULL);
-			buf_t b;
-			buf_init(&b);
-			buf_printf(&b, "Bearer ${%s}", v);
-			jw_kstr(w, "Authorization", buf_cstr(&b));
-			buf_free(&b);
-			free(v);
-		}
-		for (int k = envh >= 0 && t[envh].type == JSON_OBJECT ? json_first(t, envh) : -1; k >= 0;
-				k = json_next(t, json_next(t, k))) {
-			char *kn = json_str_dup(js, t, k, NULL);
-			char *ev = json_str_dup(js, t, json_next(t, k), NULL);
-			if (kn && ev && !has_header(js, t, hdr, kn)) {
-				buf_t b;
-				buf_init(&b);
-				buf_printf(&b, "${%s}", ev);
-				jw_kstr(w, kn, buf_cstr(&b));
-				buf_free(&b);
-			}
-			free(kn);
-			free(ev);
-		}
-		jw_obj_end(w);
-		jw_obj_end(w);
-		return true;
-	}
-	snprintf(why, cap, "unsupported mcp server config");
-	return false;
-}
-
-/* Claude's {"mcpServers":{…}} from the session's mcp map; NULL and why
- * filled if some server cannot be expressed. */
-static char *mcp_config(const char *js, char *why, size_t cap)
-{
-	json_tok *t = toks();
-	int n = json_parse(js, strlen(js), t, CLAUDE_JSON_TOKENS);
-	if (n <= 0 || t[0].type != JSON_OBJECT) {
-		snprintf(why, cap, "invalid mcp configuration");
-		free(t);
-		return NULL;
-	}
-	buf_t b;
-	jw_t w;
-	buf_init(&b);
-	jw_init(&w, &b);
-	jw_obj(&w);
-	jw_key(&w, "mcpServers");
-	jw_obj(&w);
-	bool ok = true;
-	for (int k = json_first(t, 0); k >= 0 && ok; k = json_next(t, json_next(t, k))) {
-		int cfg = json_next(t, k);
-		char *name = json_str_dup(js, t, k, NULL);
-		int en = t[cfg].type == JSON_OBJECT ? json_obj_get(js, t, cfg, "enabled") : -1;
-		bool enabled = true;
-		if (en >= 0)
-			json_get_bool(js, t, en, &enabled);
-		if (t[cfg].type != JSON_OBJECT) {
-			snprintf(why, cap, "mcp server %s: not an object", name ? name : "");
-			ok = false;
-		} else if (enabled) {
-			jw_key(&w, name ? name : "");
-			char sub[200];
-			if (!mcp_entry(&w, js, t, cfg, sub, sizeof sub)) {
-				snprintf(why, cap, "mcp server %s: %s", name ? name : "", sub);
-				ok = false;
-			}
-		}
-		free(name);
-	}
-	jw_obj_end(&w);
-	jw_obj_end(&w);
-	free(t);
-	if (!ok) {
-		buf_free(&b);
-		return NULL;
-	}
-	return buf_cstr(&b);
-}
-
-static void mcp_unlink(claude_state *st)
-{
-	if (st->mcp_path) {
-		unlink(st->mcp_path);
-		free(st->mcp_path);
-		st->mcp_path = NULL;
-	}
-}
-
-static bool mcp_write(claude_state *st, char *err, size_t cap)
-{
-	if (!st->mcp_cfg || st->mcp_path)
-		return true;
-	const char *dir = getenv("TMPDIR");
-	buf_t p;
-	buf_init(&p);
-	buf_printf(&p, "%s/sandbox-agent-mcp-XXXXXX.json", dir && *dir ? dir : "/tmp");
-	char *path = buf_cstr(&p);
-	int fd = mkstemps(path, 5); /* mode 0600: headers may name secrets */
-	if (fd < 0) {
-		snprintf(err, cap, "cannot write the MCP configuration: %s", strerror(errno));
-		buf_free(&p);
-		return false;
-	}
-	size_t n = strlen(st->mcp_cfg), off = 0;
-	while (off < n) {
-		ssize_t w = write(fd, st->mcp_cfg + off, n - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			snprintf(err, cap, "cannot write the MCP configuration: %s", strerror(errno));
-			close(fd);
-			unlink(path);
-			buf_free(&p);
-			return false;
-		}
-		off += (size_t)w;
-	}
-	close(fd);
-	st->mcp_path = path;
-	return true;
-}
+/* {"mcpServers":{name: {"type":"stdio",…} | {"type":"http"|"sse",…}}}.
+ * Claude expands ${VAR} in MCP configs: header secrets stay in the
+ * environment. */
+static const au_mcp_shape claude_mcp_shape = {
+	.wrap = "mcpServers", .typed = true, .env_refs = true,
+};
 
 /* ---- the process ---- */
 
 static int spawn(session *s, claude_state *st, agent_err *e)
 {
-	char *bin = agent_resolve_binary(&agent_claude);
-	if (!bin) {
-		agent_fail(e, AERR_NOT_INSTALLED, "claude");
+	char *bin = au_binary(&agent_claude, e);
+	if (!bin)
 		return -1;
-	}
 	char err[512];
-	if (!mcp_write(st, err, sizeof err)) {
+	if (!au_mcp_write(st->mcp_cfg, "mcp", &st->mcp_path, err, sizeof err)) {
 		agent_fail(e, AERR_EXITED, "%s", err);
 		free(bin);
 		return -1;
@@ -630,7 +375,7 @@ static void w_updated_input(jw_t *w, const char *in, size_t n, const char *answe
 			continue;
 		char *kn = json_str_dup(in, t, k, NULL);
 		jw_key(w, kn ? kn : "");
-		w_tok(w, in, t, json_next(t, k));
+		au_w_tok(w, in, t, json_next(t, k));
 		free(kn);
 	}
 	free(t);
@@ -800,14 +545,10 @@ static void on_line(proc_t *p, void *ud, const char *line, size_t len, bool trun
 		log_debug("session %s: claude first line %llu ms after the message", s->id,
 			(unsigned long long)(util_mono_ms() - st->sent_ms));
 	st->turn_output = true;
-	size_t i = 0;
-	while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r'))
-		i++;
-	if (i == len)
+	if (au_blanks(line, len) == len)
 		return;
 	if (truncated) {
-		sess_record_unparsed(s, "line longer than the limit", "claude", line,
-			len < CLAUDE_UNPARSED_RAW_MAX ? len : CLAUDE_UNPARSED_RAW_MAX);
+		au_record_long(s, "claude", line, len);
 		return;
 	}
 	sj_effects fx;
@@ -860,8 +601,7 @@ static void on_exit_cb(proc_t *p, void *ud, int status)
 	if (!st || st->p != p)
 		return;
 	st->p = NULL;
-	bool sig = WIFSIGNALED(status);
-	int code = sig ? 128 + WTERMSIG(status) : WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+	int code = au_exit_code(status);
 	if (st->terminating || s->ended)
 		return;
 	if (!st->turn) {
@@ -875,41 +615,27 @@ static void on_exit_cb(proc_t *p, void *ud, int status)
 		if (respawn_and_resend(s, st))
 			return;
 	}
-	buf_t err, det, tail;
-	buf_init(&err);
-	buf_init(&det);
-	buf_init(&tail);
-	bool has_err = proc_stderr_json(p, &err);
-	proc_stderr_tail(p, &tail, 20);
+	au_stderr se;
+	au_stderr_take(p, CLAUDE_STDERR_LINES, &se);
 	char msg[64];
 	snprintf(msg, sizeof msg, "agent exited with status %d", code);
+	buf_t det;
 	jw_t w;
+	buf_init(&det);
 	jw_init(&w, &det);
 	jw_obj(&w);
-	jw_kint(&w, "exit_code", code);
-	jw_key(&w, "signal");
-	if (sig)
-		jw_int(&w, WTERMSIG(status));
-	else
-		jw_null(&w);
-	jw_key(&w, "stderr");
-	jw_strn(&w, tail.p ? tail.p : "", tail.len);
+	au_w_exit(&w, status, se.tail.p, se.tail.len);
 	jw_obj_end(&w);
-	sj_turn_abort(st->conv, s);
 	st->turn = false;
 	free(st->line);
 	st->line = NULL;
-	sess_record_error(s, true, msg, "process_exit", buf_cstr(&det));
-	if (code == 0) {
-		sess_record_simple(s, EV_TURN_ENDED, true);
-	} else {
+	if (code != 0)
 		log_warn("session %s: claude died during a turn (%s)", s->id, msg);
-		sess_end(s, "error", "agent", msg, true, code, has_err ? buf_cstr(&err) : NULL);
-		mcp_unlink(st); /* it may hold header values; the session is over */
-	}
-	buf_free(&err);
+	sj_turn_failed(st->conv, s, msg, "process_exit", buf_cstr(&det), code, au_stderr_json(&se));
+	if (code != 0) /* the file may hold header values; the session is over */
+		au_mcp_unlink(&st->mcp_path);
+	au_stderr_free(&se);
 	buf_free(&det);
-	buf_free(&tail);
 	sess_turn_done(s);
 }
 
@@ -962,7 +688,7 @@ static void image_blocks(session *s, const char *att, jw_t *w, buf_t *parts)
 				buf_printf(&full, "%s/", s->directory);
 			buf_puts(&full, path);
 			size_t len;
-			char *data = read_file(buf_cstr(&full), CLAUDE_IMAGE_MAX, &len);
+			char *data = au_read_file(buf_cstr(&full), CLAUDE_IMAGE_MAX, &len);
 			if (data && 4 * ((len + 2) / 3) > budget) {
 				log_warn("session %s: image attachment %s left out: the message would be "
 					"too large", s->id, buf_cstr(&full));
@@ -1014,14 +740,8 @@ static int claude_send(session *s, const char *text, size_t len, const char *att
 		agent_fail(e, AERR_INVALID, "Claude session is not active");
 		return -1;
 	}
-	if (!st->p) {
-		char *bin = agent_resolve_binary(&agent_claude);
-		if (!bin) {
-			agent_fail(e, AERR_NOT_INSTALLED, "claude");
-			return -1;
-		}
-		free(bin);
-	}
+	if (!st->p && !au_installed(&agent_claude, e))
+		return -1;
 	buf_t line, parts;
 	jw_t w;
 	buf_init(&line);
@@ -1060,9 +780,7 @@ static int claude_send(session *s, const char *text, size_t len, const char *att
 		rc = -1;
 	}
 	if (rc != 0) {
-		sj_turn_abort(st->conv, s);
-		sess_record_error(s, true, e->msg, code, NULL);
-		sess_record_simple(s, EV_TURN_ENDED, true);
+		sj_turn_failed(st->conv, s, e->msg, code, NULL, 0, NULL);
 		buf_free(&line);
 		return -1;
 	}
@@ -1086,7 +804,7 @@ static int claude_create(session *s, agent_err *e)
 	s->agent_state = st;
 	if (s->mcp_json) {
 		char why[300];
-		st->mcp_cfg = mcp_config(s->mcp_json, why, sizeof why);
+		st->mcp_cfg = au_mcp_config(s->mcp_json, &claude_mcp_shape, NULL, why, sizeof why);
 		if (!st->mcp_cfg) {
 			agent_fail(e, AERR_INVALID, "%s", why);
 			return -1;
@@ -1107,7 +825,7 @@ static void claude_terminate(session *s)
 		proc_close_stdin(st->p);
 		proc_terminate(st->p, PROC_TERM_GRACE_MS);
 	}
-	mcp_unlink(st);
+	au_mcp_unlink(&st->mcp_path);
 }
 
 static void claude_free(session *s)
@@ -1117,7 +835,7 @@ static void claude_free(session *s)
 		return;
 	if (st->p)
 		proc_detach(st->p);
-	mcp_unlink(st);
+	au_mcp_unlink(&st->mcp_path);
 	sj_free(st->conv);
 	free(st->line);
 	free(st->mcp_cfg);

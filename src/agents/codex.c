@@ -34,7 +34,8 @@
  * its process ended) is resolved as rejected. Other server requests get
  * a JSON-RPC error at once, so codex never waits on us.
  *
- * Depends on the session API, proc/, json/, base/ and the loop. */
+ * Depends on the session API, proc/, json/, base/, adapter_util and the
+ * loop. */
 #include "codex.h"
 
 #include <stdio.h>
@@ -42,7 +43,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../base/buf.h"
@@ -51,6 +51,7 @@
 #include "../json/json.h"
 #include "../proc/proc.h"
 #include "../server/server.h"
+#include "adapter_util.h"
 #include "agent.h"
 #include "credentials.h"
 
@@ -64,8 +65,8 @@
 #define CODEX_REQS_MAX 32            /* our requests awaiting a response */
 #define CODEX_START_TIMEOUT_MS 30000 /* spawn -> thread ready */
 #define CODEX_IDLE_MS 600000         /* idle app-server stopped after this */
-#define CODEX_UNPARSED_RAW_MAX 65536 /* raw kept of an over-long line */
 #define CODEX_KEY_MAX 128            /* JSON-RPC id text kept as an HITL id */
+#define CODEX_STDERR_LINES 20        /* stderr lines given in error details */
 
 static const char plan_prefix[] = "Make a plan before acting.\n\n";
 
@@ -194,26 +195,10 @@ static bool is_str(const jdoc *d, int obj, const char *key, const char *val)
 /* The JSON text of token i (strings with their quotes). */
 static void span(const jdoc *d, int i, const char **p, size_t *n)
 {
-	size_t a = d->t[i].start, b = d->t[i].end;
-	if (d->t[i].type == JSON_STRING) {
-		a--;
-		b++;
-	}
-	*p = d->js + a;
-	*n = b - a;
+	au_span(d->js, d->t, i, p, n);
 }
 
-static void w_tok(jw_t *w, const jdoc *d, int i)
-{
-	if (i < 0) {
-		jw_null(w);
-		return;
-	}
-	const char *p;
-	size_t n;
-	span(d, i, &p, &n);
-	jw_raw(w, p, n);
-}
+static void w_tok(jw_t *w, const jdoc *d, int i) { au_w_tok(w, d->js, d->t, i); }
 
 static char *tok_json(const jdoc *d, int i)
 {
@@ -253,20 +238,10 @@ static void w_kstr_tok(jw_t *w, const char *k, const jdoc *d, int i)
 /* Parses a line with a token array that grows up to CODEX_TOKENS_MAX. */
 static int parse(codex_state *st, const char *js, size_t len, jdoc *d)
 {
-	if (!st->tok) {
-		st->ntok = CODEX_TOKENS_MIN;
-		st->tok = xmalloc(st->ntok * sizeof *st->tok);
-	}
-	for (;;) {
-		int n = json_parse(js, len, st->tok, st->ntok);
-		if (n != JSON_ERR_NOMEM || st->ntok >= CODEX_TOKENS_MAX) {
-			d->js = js;
-			d->t = st->tok;
-			return n;
-		}
-		st->ntok = st->ntok * 4 > CODEX_TOKENS_MAX ? CODEX_TOKENS_MAX : st->ntok * 4;
-		st->tok = xrealloc(st->tok, st->ntok * sizeof *st->tok);
-	}
+	int n = au_parse(js, len, &st->tok, &st->ntok, CODEX_TOKENS_MIN, CODEX_TOKENS_MAX);
+	d->js = js;
+	d->t = st->tok;
+	return n;
 }
 
 /* ---- writing to the app-server ---- */
@@ -515,20 +490,8 @@ static void rec_status(session *s, codex_state *st, const char *label, const cha
 		size_t detail_len)
 {
 	buf_t b;
-	jw_t w;
 	buf_init(&b);
-	jw_init(&w, &b);
-	jw_arr(&w);
-	jw_obj(&w);
-	jw_kstr(&w, "type", "status");
-	jw_kstr(&w, "label", label);
-	jw_key(&w, "detail");
-	if (detail)
-		jw_strn(&w, detail, detail_len);
-	else
-		jw_null(&w);
-	jw_obj_end(&w);
-	jw_arr_end(&w);
+	au_status_content(&b, label, detail, detail_len);
 	rec_item(s, st, EV_ITEM_COMPLETED, false, NULL, NULL, "status", "system", buf_cstr(&b),
 		"completed");
 	buf_free(&b);
@@ -1992,10 +1955,9 @@ static int spawn(session *s, codex_state *st, agent_err *e)
 	st->stopping = false;
 	if (st->test_out)
 		return send_initialize(st);
-	char *bin = agent_resolve_binary(&agent_codex);
+	char *bin = au_binary(&agent_codex, e);
 	if (!bin) {
 		st->phase = PH_NONE;
-		agent_fail(e, AERR_NOT_INSTALLED, "codex");
 		return -1;
 	}
 	const char **argv = xcalloc(st->nmcp_args + 8, sizeof *argv);
@@ -2036,14 +1998,10 @@ static void on_line(proc_t *p, void *ud, const char *line, size_t len, bool trun
 	codex_state *st = s->agent_state;
 	if (!st || st->p != p || st->terminating || s->ended)
 		return;
-	size_t i = 0;
-	while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r'))
-		i++;
-	if (i == len)
+	if (au_blanks(line, len) == len)
 		return;
 	if (truncated) {
-		sess_record_unparsed(s, "line longer than the limit", "codex", line,
-			len < CODEX_UNPARSED_RAW_MAX ? len : CODEX_UNPARSED_RAW_MAX);
+		au_record_long(s, "codex", line, len);
 		return;
 	}
 	handle_line(s, st, line, len);
@@ -2053,8 +2011,7 @@ static void on_line(proc_t *p, void *ud, const char *line, size_t len, bool trun
 static void process_gone(session *s, codex_state *st, int status, const char *stderr_json,
 		const char *tail, size_t tail_len)
 {
-	bool sig = WIFSIGNALED(status);
-	int code = sig ? 128 + WTERMSIG(status) : WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+	int code = au_exit_code(status);
 	cancel_timers(st);
 	st->phase = PH_NONE;
 	st->nreqs = 0;
@@ -2088,14 +2045,7 @@ static void process_gone(session *s, codex_state *st, int status, const char *st
 	buf_init(&det);
 	jw_init(&w, &det);
 	jw_obj(&w);
-	jw_kint(&w, "exit_code", code);
-	jw_key(&w, "signal");
-	if (sig)
-		jw_int(&w, WTERMSIG(status));
-	else
-		jw_null(&w);
-	jw_key(&w, "stderr");
-	jw_strn(&w, tail ? tail : "", tail ? tail_len : 0);
+	au_w_exit(&w, status, tail, tail_len);
 	jw_obj_end(&w);
 	log_warn("session %s: codex app-server died during a turn (%s)", s->id, msg);
 	rec_error(s, st, true, msg, "server_exit", buf_cstr(&det));
@@ -2113,14 +2063,10 @@ static void on_exit_cb(proc_t *p, void *ud, int status)
 	if (!st || st->p != p)
 		return;
 	st->p = NULL;
-	buf_t err, tail;
-	buf_init(&err);
-	buf_init(&tail);
-	bool has_err = proc_stderr_json(p, &err);
-	proc_stderr_tail(p, &tail, 20);
-	process_gone(s, st, status, has_err ? buf_cstr(&err) : NULL, tail.p, tail.len);
-	buf_free(&err);
-	buf_free(&tail);
+	au_stderr se;
+	au_stderr_take(p, CODEX_STDERR_LINES, &se);
+	process_gone(s, st, status, au_stderr_json(&se), se.tail.p, se.tail.len);
+	au_stderr_free(&se);
 }
 
 /* ---- messages ---- */
@@ -2195,14 +2141,8 @@ static int codex_send(session *s, const char *text, size_t len, const char *att,
 		st->p = NULL;
 		st->phase = PH_NONE;
 	}
-	if (st->phase == PH_NONE && !st->p && !st->test_out) {
-		char *bin = agent_resolve_binary(&agent_codex);
-		if (!bin) {
-			agent_fail(e, AERR_NOT_INSTALLED, "codex");
-			return -1;
-		}
-		free(bin);
-	}
+	if (st->phase == PH_NONE && !st->p && !st->test_out && !au_installed(&agent_codex, e))
+		return -1;
 	free(st->input);
 	st->input = build_input(s, text, len, att);
 	st->turn = true;
@@ -2610,38 +2550,18 @@ static void push_arg(char ***out, size_t *n, const char *name, const char *key, 
 	buf_reset(val);
 }
 
-static int first_of(const jdoc *d, int obj, const char *const *keys)
-{
-	for (; *keys; keys++) {
-		int i = get(d, obj, *keys);
-		if (i >= 0 && d->t[i].type != JSON_NULL)
-			return i;
-	}
-	return -1;
-}
-
 /* One server's overrides; false with why filled if it cannot be said. */
 static bool mcp_server(const jdoc *d, const char *name, int cfg, char ***out, size_t *n,
 		char *why, size_t cap)
 {
-	static const char *const k_type[] = {"type", NULL}, *const k_cmd[] = {"command", NULL},
-		*const k_args[] = {"args", NULL}, *const k_env[] = {"env", "environment", NULL},
-		*const k_url[] = {"url", NULL}, *const k_hdr[] = {"headers", NULL},
-		*const k_bearer[] = {"bearerTokenEnvVar", "bearer_token_env_var", NULL},
-		*const k_envh[] = {"envHeaders", "envHttpHeaders", "env_http_headers", NULL},
-		*const k_en[] = {"enabled", NULL}, *const k_to[] = {"timeoutMs", "timeout", NULL},
-		*const k_cwd[] = {"cwd", NULL};
-	int ty = first_of(d, cfg, k_type), cmd = first_of(d, cfg, k_cmd), url = first_of(d, cfg, k_url);
-	bool local = ty >= 0 ? is_str(d, cfg, "type", "local") || is_str(d, cfg, "type", "stdio")
-		: cmd >= 0;
-	bool remote = ty >= 0 ? is_str(d, cfg, "type", "remote") || is_str(d, cfg, "type", "http")
-		: url >= 0;
+	au_mcp_server f;
+	au_mcp_server_of(d->js, d->t, cfg, false, &f);
+	int cmd = f.command, url = f.url;
 	buf_t v;
 	buf_init(&v);
 	bool ok = true;
-	if (local) {
-		int args = first_of(d, cfg, k_args), env = first_of(d, cfg, k_env);
-		int cwd = first_of(d, cfg, k_cwd);
+	if (f.local) {
+		int args = f.args, env = f.env, cwd = f.cwd;
 		int c0 = cmd >= 0 && d->t[cmd].type == JSON_ARRAY ? json_first(d->t, cmd) : cmd;
 		if (c0 < 0 || !toml_tok_str(&v, d, c0)) {
 			snprintf(why, cap, "mcp command cannot be empty");
@@ -2685,9 +2605,8 @@ static bool mcp_server(const jdoc *d, const char *name, int cfg, char ***out, si
 		}
 		if (cwd >= 0 && toml_tok_str(&v, d, cwd))
 			push_arg(out, n, name, "cwd", &v);
-	} else if (remote && url >= 0 && d->t[url].type == JSON_STRING) {
-		int hdr = first_of(d, cfg, k_hdr), bearer = first_of(d, cfg, k_bearer);
-		int envh = first_of(d, cfg, k_envh);
+	} else if (f.remote && url >= 0 && d->t[url].type == JSON_STRING) {
+		int hdr = f.headers, bearer = f.bearer, envh = f.env_headers;
 		toml_tok_str(&v, d, url);
 		push_arg(out, n, name, "url", &v);
 		static const char *const names[] = {"http_headers", "env_http_headers"};
@@ -2709,7 +2628,7 @@ static bool mcp_server(const jdoc *d, const char *name, int cfg, char ***out, si
 		buf_free(&v);
 		return false;
 	}
-	int en = first_of(d, cfg, k_en), to = first_of(d, cfg, k_to);
+	int en = f.enabled, to = f.timeout;
 	bool b;
 	if (en >= 0 && json_get_bool(d->js, d->t, en, &b)) {
 		buf_puts(&v, b ? "true" : "false");

@@ -10,7 +10,7 @@
  * completes it when the message is over: message_stop, a line of another
  * message, tool results coming back, or the result line. tool_use blocks
  * become their own tool_call items, tool_result blocks tool_result items.
- * Depends on json/ and the session API. */
+ * Depends on json/, the session API and adapter_util. */
 #include "streamjson.h"
 
 #include <stdio.h>
@@ -19,6 +19,7 @@
 
 #include "../base/buf.h"
 #include "../json/json.h"
+#include "adapter_util.h"
 
 typedef struct {
 	char *req;
@@ -104,17 +105,6 @@ bool sj_is_question_tool(const char *n)
 
 /* ---- token helpers over the current line ---- */
 
-static int parse(sj_conv *c, const char *s, size_t n)
-{
-	for (;;) {
-		int r = json_parse(s, n, c->t, c->ntok);
-		if (r != JSON_ERR_NOMEM || c->ntok >= SJ_TOKENS_MAX)
-			return r;
-		c->ntok = c->ntok * 4 > SJ_TOKENS_MAX ? SJ_TOKENS_MAX : c->ntok * 4;
-		c->t = xrealloc(c->t, c->ntok * sizeof *c->t);
-	}
-}
-
 static bool is(const sj_conv *c, int i, json_type ty) { return i >= 0 && c->t[i].type == ty; }
 
 static int get(const sj_conv *c, int obj, const char *key)
@@ -141,26 +131,10 @@ static bool truthy(const sj_conv *c, int i)
 /* The bytes of value i as they appear in the line (quotes included). */
 static void span(const sj_conv *c, int i, const char **p, size_t *n)
 {
-	size_t a = c->t[i].start, b = c->t[i].end;
-	if (c->t[i].type == JSON_STRING) {
-		a--;
-		b++;
-	}
-	*p = c->js + a;
-	*n = b - a;
+	au_span(c->js, c->t, i, p, n);
 }
 
-static void w_value(jw_t *w, const sj_conv *c, int i)
-{
-	if (i < 0) {
-		jw_null(w);
-		return;
-	}
-	const char *p;
-	size_t n;
-	span(c, i, &p, &n);
-	jw_raw(w, p, n);
-}
+static void w_value(jw_t *w, const sj_conv *c, int i) { au_w_tok(w, c->js, c->t, i); }
 
 /* Value i as JSON text inside a JSON string ("arguments"). */
 static void w_value_text(jw_t *w, const sj_conv *c, int i, const char *dflt)
@@ -208,18 +182,10 @@ static void rec_item(sj_conv *c, session *s, ev_type t, bool synthetic, const ch
 static void status_item(sj_conv *c, session *s, const char *label, const char *detail)
 {
 	buf_t b;
-	jw_t w;
 	char lab[64];
 	snprintf(lab, sizeof lab, "%s.%s", c->loc, label);
 	buf_init(&b);
-	jw_init(&w, &b);
-	jw_arr(&w);
-	jw_obj(&w);
-	jw_kstr(&w, "type", "status");
-	jw_kstr(&w, "label", lab);
-	jw_kstr(&w, "detail", detail);
-	jw_obj_end(&w);
-	jw_arr_end(&w);
+	au_status_content(&b, lab, detail, detail ? strlen(detail) : 0);
 	rec_item(c, s, EV_ITEM_COMPLETED, false, NULL, NULL, NULL, "status", "system", buf_cstr(&b),
 		"completed");
 	buf_free(&b);
@@ -1034,7 +1000,7 @@ void sj_line(sj_conv *c, session *s, const char *line, size_t len, sj_effects *f
 	c->fx_refuse = c->fx_perm = c->fx_tool = NULL;
 	free(c->sid);
 	c->sid = NULL;
-	int n = parse(c, line, len);
+	int n = au_parse(line, len, &c->t, &c->ntok, SJ_TOKENS_MIN, SJ_TOKENS_MAX);
 	if (n < 0) {
 		char m[96];
 		snprintf(m, sizeof m, "invalid JSON: %s", json_strerror(n));
@@ -1140,4 +1106,15 @@ void sj_turn_abort(sj_conv *c, session *s)
 	c->sid = NULL;
 	complete_msg(c, s, "failed");
 	c->turn = false;
+}
+
+void sj_turn_failed(sj_conv *c, session *s, const char *msg, const char *code,
+		const char *details_json, int exit_code, const char *stderr_json)
+{
+	sj_turn_abort(c, s);
+	sess_record_error(s, true, msg, code, details_json);
+	if (exit_code == 0)
+		sess_record_simple(s, EV_TURN_ENDED, true);
+	else
+		sess_end(s, "error", "agent", msg, true, exit_code, stderr_json);
 }

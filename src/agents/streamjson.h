@@ -14,7 +14,7 @@
  * A later API message of the same turn that carries text or thinking
  * opens a fresh placeholder; messages with only tool_use blocks do not.
  *
- * Depends on json/ and the session API. */
+ * Depends on json/, the session API and adapter_util. */
 #ifndef AGENTS_STREAMJSON_H
 #define AGENTS_STREAMJSON_H
 #include <stdbool.h>
@@ -57,6 +57,13 @@ void sj_turn_ready(sj_conv *c, session *s);
 /* The turn ended without a result line (the agent died): the open
  * assistant item is completed as failed. Records nothing else. */
 void sj_turn_abort(sj_conv *c, session *s);
+/* The turn failed without a result line (the agent could not be
+ * started or written to, or it died): sj_turn_abort, then error `code`
+ * (msg, details_json or NULL), then turn.ended if exit_code is 0 (also
+ * when no process exited), else session.ended (error, agent) with the
+ * exit code and stderr_json (or NULL). */
+void sj_turn_failed(sj_conv *c, session *s, const char *msg, const char *code,
+		const char *details_json, int exit_code, const char *stderr_json);
 bool sj_in_turn(const sj_conv *c);
 
 /* Converts one line (without its newline). Invalid or not understood
