@@ -63,6 +63,7 @@
 #include "../server/server.h"
 #include "adapter_util.h"
 #include "agent.h"
+#include "credentials.h"
 #include "streamjson.h"
 
 #define CLAUDE_IMAGE_MAX (10u * 1024 * 1024) /* bytes of one image attachment */
@@ -224,14 +225,20 @@ static int spawn(session *s, claude_state *st, agent_err *e)
 		argv[n++] = s->model;
 	}
 	const char *pm = s->permission_mode ? s->permission_mode : "default";
-	static const char *const sandbox_env[] = {"IS_SANDBOX=1", NULL};
-	const char *const *env = NULL;
+	/* Credentials found outside Claude Code's own files (spec 8.6) */
+	char **cenv = cred_agent_env("claude");
+	size_t ne = 0;
+	while (cenv && cenv[ne])
+		ne++;
+	const char **env = xcalloc(ne + 2, sizeof *env);
+	for (size_t i = 0; i < ne; i++)
+		env[i] = cenv[i];
 	if (!strcmp(pm, "plan") || !strcmp(pm, "acceptEdits")) {
 		argv[n++] = "--permission-mode";
 		argv[n++] = pm;
 	} else if (!strcmp(pm, "bypass")) {
 		argv[n++] = "--dangerously-skip-permissions";
-		env = sandbox_env; /* else refused when the daemon runs as root */
+		env[ne++] = "IS_SANDBOX=1"; /* else refused when the daemon runs as root */
 	}
 	if (st->mcp_path) {
 		argv[n++] = "--mcp-config";
@@ -247,6 +254,8 @@ static int spawn(session *s, claude_state *st, agent_err *e)
 	argv[n] = NULL;
 	proc_spec sp = {.path = bin, .argv = argv, .env = env, .cwd = s->directory};
 	st->p = proc_spawn(srv_loop(), &sp, &claude_proc_ops, s, err, sizeof err);
+	free(env);
+	cred_env_free(cenv);
 	free(bin);
 	if (!st->p) {
 		agent_fail(e, AERR_EXITED, "failed to start claude: %s", err);

@@ -465,6 +465,22 @@ class TestReply(FakeAgentCase):
         self.assertFalse(os.path.exists(path), "MCP config left behind after terminate")
         self.assertEqual(os.listdir(self.tmpdir), [])
 
+    def test_credentials_from_files_are_injected(self):
+        """Spec 8.6: a key found outside Claude Code's own files (here
+        OpenCode's auth.json) reaches the agent as ANTHROPIC_API_KEY and
+        CLAUDE_API_KEY; an OAuth token found in the environment is passed
+        on as CLAUDE_CODE_OAUTH_TOKEN."""
+        auth = os.path.join(self.srv.home, ".local", "share", "opencode")
+        os.makedirs(auth, exist_ok=True)
+        with open(os.path.join(auth, "auth.json"), "w") as f:
+            json.dump({"anthropic": {"type": "api", "key": "sk-ant-from-opencode"}}, f)
+        sid = self.create()
+        self.send(sid, "reply keys")
+        self.wait_type(sid, "turn.ended")
+        agent = self.records(sid, "agent")[0]
+        self.assertEqual((agent["anthropic_api_key"], agent["claude_api_key"]),
+                         ("sk-ant-from-opencode", "sk-ant-from-opencode"))
+
     def test_permission_round_trip_over_stdio(self):
         sid = self.create()
         for n, reply, status, behavior, text in (

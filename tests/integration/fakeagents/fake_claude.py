@@ -473,7 +473,10 @@ class Fake:
         self.record({"role": "agent", "pid": os.getpid(), "pgid": os.getpgid(0),
                      "argv": self.argv, "cwd": os.getcwd(),
                      "tag": os.environ.get("FAKE_CLAUDE_TAG"),
-                     "is_sandbox": os.environ.get("IS_SANDBOX"), "mcp": self.mcp_config()})
+                     "is_sandbox": os.environ.get("IS_SANDBOX"), "mcp": self.mcp_config(),
+                     "anthropic_api_key": os.environ.get("ANTHROPIC_API_KEY"),
+                     "claude_api_key": os.environ.get("CLAUDE_API_KEY"),
+                     "oauth_token": os.environ.get("CLAUDE_CODE_OAUTH_TOKEN")})
         stdin = sys.stdin.buffer
         while True:
             raw = stdin.readline()
