@@ -39,7 +39,6 @@
 #include "agent.h"
 #include "install.h"
 
-#define CHUNK (256u * 1024)   /* slice of the body handed to the pipeline */
 #define OBUF (64u * 1024)     /* gunzip output buffer */
 #define NPM_ACCEPT "Accept: application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*"
 
@@ -298,37 +297,79 @@ static int get_doc(ictx *x, const char *url, const char *const *hdrs, buf_t *bod
 
 typedef int (*sink_fn)(void *ud, const uint8_t *p, size_t n);
 
-/* An artifact, its body handed to sink. hc_fetch hands over the body
- * once complete, so the pipeline runs after the transfer; the sink
- * interface stays the same for a streaming transfer. */
+/* One artifact transfer: the body goes to the sink piece by piece as it
+ * arrives, so memory stays at the client's read buffer whatever the
+ * artifact's size, and a bad archive stops the download early. */
+typedef struct {
+	ictx *x;
+	sink_fn sink;
+	void *ud;
+	int status;
+	uint64_t got, total;
+	bool too_big, sink_failed;
+} fetch_t;
+
+static bool art_headers(hc_t *c, void *ud, int status, const http_header *h, size_t n)
+{
+	fetch_t *f = ud;
+	const http_header *cl = http_find_header(h, n, "Content-Length");
+	uint64_t v;
+
+	f->status = status;
+	if (status < 200 || status > 299)
+		return false;
+	if (cl && util_parse_u64(cl->value, cl->value_len, &v))
+		f->total = v;
+	if (f->total > INST_MAX_DOWNLOAD) {
+		f->too_big = true;
+		return false;
+	}
+	progress(f->x, "download", 0, f->total);
+	return true;
+}
+
+static void art_data(hc_t *c, void *ud, const char *p, size_t n)
+{
+	fetch_t *f = ud;
+
+	if (n > INST_MAX_DOWNLOAD - f->got) {
+		f->too_big = true;
+		hc_cancel(c);
+		return;
+	}
+	f->got += n;
+	if (f->sink(f->ud, (const uint8_t *)p, n) < 0) {
+		f->sink_failed = true;
+		hc_cancel(c);
+		return;
+	}
+	progress(f->x, "download", f->got, f->total);
+}
+
+/* Downloads url through sink. -1 with x->err filled, or with the error
+ * left in the sink's state when the sink refused the bytes. */
 static int get_artifact(ictx *x, const char *url, const char *const *hdrs, sink_fn sink,
 		void *ud)
 {
+	static const hc_ops ops = {art_headers, art_data, NULL};
+	fetch_t f = {x, sink, ud, 0, 0, 0, false, false};
 	hc_request r;
-	buf_t body;
 	char e[256];
-	int status = 0, rc = 0;
 
 	req_init(x, &r, url, hdrs);
-	buf_init(&body);
 	note(x, "downloading %s", url);
-	progress(x, "download", 0, 0);
-	if (hc_fetch(&r, &status, &body, INST_MAX_DOWNLOAD, e, sizeof e) < 0) {
-		buf_free(&body);
-		return failf(x, "download failed: %s: %s", url, e);
+	if (hc_fetch_stream(&r, &ops, &f, e, sizeof e) == 0) {
+		if (!f.total) /* the length is known now: report the end */
+			progress(x, "download", f.got, f.got);
+		return 0;
 	}
-	if (status < 200 || status > 299) {
-		buf_free(&body);
-		return failf(x, "download failed: %s (HTTP %d)", url, status);
-	}
-	progress(x, "download", body.len, body.len);
-	for (size_t off = 0; off < body.len && rc == 0; off += CHUNK) {
-		size_t n = body.len - off < CHUNK ? body.len - off : CHUNK;
-		rc = sink(ud, (const uint8_t *)body.p + off, n);
-		progress(x, "unpack", off + n, body.len);
-	}
-	buf_free(&body);
-	return rc;
+	if (f.sink_failed)
+		return -1;
+	if (f.too_big)
+		return failf(x, "download failed: %s: larger than %u bytes", url, INST_MAX_DOWNLOAD);
+	if (f.status && (f.status < 200 || f.status > 299))
+		return failf(x, "download failed: %s (HTTP %d)", url, f.status);
+	return failf(x, "download failed: %s: %s", url, e);
 }
 
 /* ----------------------------------------------------------- pipeline */

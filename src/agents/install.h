@@ -1,9 +1,10 @@
 /* install.h - installing agent binaries (spec 8.4, 8.5): platform
  * detection, the official release artifacts or the agents' npm packages,
- * downloaded over HTTP(S), checked (npm integrity, Claude's manifest),
- * unpacked by our own gzip/tar readers and renamed into place, so a
- * failed install leaves nothing behind. Installs of one agent by several
- * processes are serialized with a lock file.
+ * streamed over HTTP(S) through the checks (npm integrity, Claude's
+ * manifest) and our own gzip/tar readers into a temporary file, in
+ * bounded memory, then renamed into place, so a failed install leaves
+ * nothing behind. Installs of one agent by several processes are
+ * serialized with a lock file.
  *
  * Also the version cache of GET /v1/agents: "<bin> --version" runs as a
  * child process from the loop, and its answer is kept per binary (path,
@@ -26,10 +27,13 @@
 
 enum { INST_OFFICIAL = 0, INST_NPM };
 
-/* Progress of the current artifact. total is 0 when unknown. */
+/* Progress of the current artifact, reported as its bytes arrive (they
+ * are checked and unpacked on the way, so there is no later phase):
+ * first with done = 0, then after every piece, and the last report has
+ * done == total (total is 0 until then when the server sent no length). */
 typedef struct {
 	const char *agent;
-	const char *phase; /* "download", "unpack" */
+	const char *phase; /* "download" */
 	uint64_t done, total;
 } inst_progress;
 

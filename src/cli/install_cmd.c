@@ -29,11 +29,14 @@ static const char install_usage[] =
 	"      --quiet-json       No progress; print one JSON result line\n"
 	"  -h, --help             Print this help\n";
 
+#define BAR_EVERY_MS 100    /* redraw of the progress bar on a terminal */
+#define LINE_EVERY_MS 5000  /* a plain progress line otherwise */
+#define BAR_WIDTH 30
+
 typedef struct {
 	bool tty;
-	const char *phase; /* the rate counts from the start of a phase */
-	uint64_t t0, last;
-	bool bar; /* a bar line is on screen */
+	uint64_t t0, last; /* start of the download, last report shown */
+	bool bar;          /* a bar line is on screen */
 } ui_t;
 
 static void clear_bar(ui_t *u)
@@ -58,33 +61,48 @@ static void human(char *out, size_t cap, double b)
 		snprintf(out, cap, "%.0f KiB", b / 1024.0);
 }
 
+/* A bar with bytes, rate and ETA on a terminal, redrawn in place; a
+ * plain line every LINE_EVERY_MS otherwise (logs, pipes); and one line
+ * with the totals at the end in both cases. */
 static void on_progress(void *ud, const inst_progress *p)
 {
 	ui_t *u = ud;
 	uint64_t now = util_mono_ms();
+	bool end = p->total && p->done == p->total;
 	char d[32], t[32], r[32];
-	if (!u->tty)
+
+	if (p->done == 0) {
+		u->t0 = u->last = now;
 		return;
-	if (p->phase != u->phase) {
-		u->phase = p->phase;
-		u->t0 = now;
 	}
-	if (p->done && p->done != p->total && now - u->last < 100)
+	if (!end && now - u->last < (u->tty ? BAR_EVERY_MS : LINE_EVERY_MS))
 		return;
 	u->last = now;
 	double secs = (double)(now - u->t0) / 1000.0;
 	double rate = secs > 0 ? (double)p->done / secs : 0;
 	human(d, sizeof d, (double)p->done);
 	human(r, sizeof r, rate);
+	human(t, sizeof t, (double)p->total);
+	if (end) {
+		clear_bar(u);
+		fprintf(stderr, "%s: downloaded %s in %.1f s (%s/s)\n", p->agent, d, secs, r);
+		return;
+	}
+	if (!u->tty) {
+		fprintf(stderr, "%s: %s %s", p->agent, p->phase, d);
+		if (p->total)
+			fprintf(stderr, " / %s (%d%%)", t, (int)(100 * p->done / p->total));
+		fprintf(stderr, ", %s/s\n", r);
+		return;
+	}
 	fprintf(stderr, "\r\033[K%s: %s ", p->agent, p->phase);
 	if (p->total) {
-		int w = (int)(30 * p->done / p->total);
+		int w = (int)(BAR_WIDTH * p->done / p->total);
 		fputc('[', stderr);
-		for (int i = 0; i < 30; i++)
+		for (int i = 0; i < BAR_WIDTH; i++)
 			fputc(i < w ? '#' : '-', stderr);
-		human(t, sizeof t, (double)p->total);
 		fprintf(stderr, "] %s / %s  %s/s", d, t, r);
-		if (rate > 0 && p->done < p->total)
+		if (rate > 0)
 			fprintf(stderr, "  ETA %.0fs", (double)(p->total - p->done) / rate);
 	} else {
 		fprintf(stderr, "%s  %s/s", d, r);

@@ -102,7 +102,27 @@ struct hc {
 	int busy;          /* callbacks on the stack; freeing waits for 0 */
 	bool done, cancelled;
 	char err[HC_ERRLEN];
+	struct hc_sync *sync; /* hc_fetch_stream: where the outcome goes */
 };
+
+/* The outcome of a request on a private loop, kept by the caller of
+ * hc_fetch_stream because the hc_t is gone by the time it is read. */
+struct hc_sync {
+	bool over;
+	int err;
+	char msg[HC_ERRLEN];
+};
+
+/* Records the outcome and ends the private loop. */
+static void sync_over(hc_t *c, int err, const char *msg)
+{
+	if (!c->sync || c->sync->over)
+		return;
+	c->sync->over = true;
+	c->sync->err = err;
+	snprintf(c->sync->msg, sizeof c->sync->msg, "%s", msg);
+	loop_stop(c->l);
+}
 
 /* ================================================================ URLs */
 
@@ -689,6 +709,7 @@ static int finish(hc_t *c, int err, const char *msg)
 	c->done = true;
 	close_conn(c);
 	stop_timers(c);
+	sync_over(c, err, msg ? msg : "");
 	if (!c->cancelled && c->ops.on_done) {
 		c->busy++;
 		c->ops.on_done(c, c->ud, err, msg ? msg : "");
@@ -714,6 +735,7 @@ void hc_cancel(hc_t *c)
 	if (!c || c->done || c->cancelled)
 		return;
 	c->cancelled = true;
+	sync_over(c, -1, "cancelled");
 	release(c);
 }
 
@@ -1505,17 +1527,39 @@ hc_t *hc_start(loop_t *l, const hc_request *req, const hc_ops *ops, void *ud,
 	return start(l, req, ops, ud, false, err, errcap);
 }
 
-/* ======================================================== hc_fetch */
+/* ================================================= private loops */
+
+int hc_fetch_stream(const hc_request *req, const hc_ops *ops, void *ud, char *err,
+		size_t errcap)
+{
+	struct hc_sync sy;
+	loop_t *l = loop_new();
+	hc_t *c = start(l, req, ops, ud, true, err, errcap);
+
+	if (!c) {
+		loop_free(l);
+		return -1;
+	}
+	memset(&sy, 0, sizeof sy);
+	c->sync = &sy;
+	/* Once the outcome is in, the hc_t is gone; otherwise poll failed. */
+	loop_run(l);
+	if (!sy.over) {
+		hc_cancel(c);
+		snprintf(sy.msg, sizeof sy.msg, "poll failed");
+	}
+	loop_free(l);
+	if (sy.err)
+		snprintf(err, errcap, "%s", sy.msg);
+	return sy.err ? -1 : 0;
+}
 
 struct fetch {
-	loop_t *l;
 	int status;
 	buf_t *body;
 	size_t max;
 	size_t got;
 	bool too_big;
-	int err;
-	char msg[HC_ERRLEN];
 };
 
 static bool fetch_headers(hc_t *c, void *ud, int status, const http_header *h, size_t n)
@@ -1532,7 +1576,6 @@ static void fetch_data(hc_t *c, void *ud, const char *p, size_t n)
 	if (f->max && n > f->max - f->got) {
 		f->too_big = true;
 		hc_cancel(c);
-		loop_stop(f->l);
 		return;
 	}
 	f->got += n;
@@ -1540,45 +1583,20 @@ static void fetch_data(hc_t *c, void *ud, const char *p, size_t n)
 		buf_append(f->body, p, n);
 }
 
-static void fetch_done(hc_t *c, void *ud, int err, const char *msg)
-{
-	struct fetch *f = ud;
-	f->err = err;
-	snprintf(f->msg, sizeof f->msg, "%s", msg);
-	loop_stop(f->l);
-}
-
 int hc_fetch(const hc_request *req, int *status, buf_t *body, size_t max_body,
 		char *err, size_t errcap)
 {
-	static const hc_ops ops = {fetch_headers, fetch_data, fetch_done};
+	static const hc_ops ops = {fetch_headers, fetch_data, NULL};
 	struct fetch f;
-	hc_t *c;
+	int r;
 
 	memset(&f, 0, sizeof f);
-	f.l = loop_new();
 	f.body = body;
 	f.max = max_body;
-	c = start(f.l, req, &ops, &f, true, err, errcap);
-	if (!c) {
-		loop_free(f.l);
-		return -1;
-	}
-	if (loop_run(f.l) < 0 && !f.err && !f.too_big) {
-		hc_cancel(c);
-		f.err = -1;
-		snprintf(f.msg, sizeof f.msg, "poll failed");
-	}
-	loop_free(f.l);
+	r = hc_fetch_stream(req, &ops, &f, err, errcap);
 	if (status)
 		*status = f.status;
-	if (f.too_big) {
+	if (f.too_big)
 		snprintf(err, errcap, "response body larger than %zu bytes", max_body);
-		return -1;
-	}
-	if (f.err) {
-		snprintf(err, errcap, "%s", f.msg);
-		return -1;
-	}
-	return 0;
+	return r;
 }

@@ -5,8 +5,9 @@
  * One request per connection (Connection: close).
  *
  * Inside the server loop only numeric hosts and "localhost" are
- * accepted, because name resolution blocks; hc_fetch() (for child
- * processes and the CLI) runs a private loop and resolves names first.
+ * accepted, because name resolution blocks; hc_fetch_stream() and
+ * hc_fetch() (for child processes and the CLI) run a private loop and
+ * resolve names.
  *
  * Proxies (unless hc_request.no_proxy): https URLs use https_proxy /
  * HTTPS_PROXY, http URLs http_proxy / HTTP_PROXY, both then all_proxy /
@@ -72,10 +73,21 @@ hc_t *hc_start(loop_t *l, const hc_request *req, const hc_ops *ops, void *ud,
 		char *err, size_t errcap);
 void hc_cancel(hc_t *c); /* no callback after this */
 
-/* Blocking convenience for child processes and the CLI: runs its own
- * loop. Returns 0 and fills *status and body (up to max_body bytes, else
- * an error; 0 means no limit; body may be NULL to discard it), or -1
- * with err filled. Any status counts as success here. */
+/* Blocking, for child processes and the CLI: runs the request on a
+ * private loop (names are resolved) and calls ops as bytes arrive, so
+ * a body of any size passes through in pieces of at most a few tens of
+ * KiB. Returns 0 once the response is complete, or -1 with err filled:
+ * the on_done message, "cancelled" if on_headers returned false or a
+ * callback called hc_cancel (which stops the transfer at once), or the
+ * reason the request could not start. Any status counts as success
+ * here. on_done, if given, is called as with hc_start; the hc_t passed
+ * to the callbacks is valid only during them. */
+int hc_fetch_stream(const hc_request *req, const hc_ops *ops, void *ud, char *err,
+		size_t errcap);
+
+/* hc_fetch_stream into memory. Returns 0 and fills *status and body (up
+ * to max_body bytes, else an error; 0 means no limit; body may be NULL
+ * to discard it), or -1 with err filled. */
 int hc_fetch(const hc_request *req, int *status, buf_t *body, size_t max_body,
 		char *err, size_t errcap);
 

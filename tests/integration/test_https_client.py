@@ -146,6 +146,10 @@ class TestFraming(ClientTestBase):
         err = self.fails(self.h("/big"), "--max-bytes", "1000")
         self.assertIn("larger than 1000", err)
 
+    def test_max_bytes_stops_a_tls_chunked_stream(self):
+        err = self.fails(self.s("/big-chunked"), "--ca-file", self.ca, "--max-bytes", "100000")
+        self.assertIn("larger than 100000", err)
+
     def test_request_headers(self):
         out = self.ok(self.h("/echo?a=1"), "-H", "X-Test: yes")
         got = json.loads(out)

@@ -1,19 +1,26 @@
 """test_install.py - agent installation: `install-agent` against a local
 HTTPS server with a test CA (official artifact layouts and a fake npm
 registry), its failure modes (each must leave the install dir as it
-was), POST /v1/agents/{agent}/install through the server (deferred
-answer, one child per agent), the version column of GET /v1/agents, and
-one real install from the npm registry configured on this machine."""
+was), streaming (the artifact is checked, unpacked and written while it
+arrives, in bounded memory), POST /v1/agents/{agent}/install through the
+server (deferred answer, one child per agent), the version column of GET
+/v1/agents, and one real install from the npm registry configured on
+this machine."""
 
+import glob
+import gzip
 import hashlib
+import io
 import json
 import os
 import shutil
 import subprocess
+import tarfile
 import tempfile
 import threading
 import time
 import unittest
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import harness
 from harness import Server, hermetic_env, scaled, wait_until
@@ -347,6 +354,152 @@ class TestOfficial(InstallCase):
         joined = b"".join(o for o, _ in outs).decode()
         self.assertIn("already installed", joined)
         self.assertEqual(listing(self.bin), ["claude"])
+
+
+class _HoldHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def do_GET(self):
+        w = self.server.hold
+        r = w.routes.get(self.path)
+        if r is None:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body, held = r
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            if not held:
+                self.wfile.write(body)
+                return
+            # all but the last bytes, then hold the response open until
+            # the test has looked at the client, then cut it short
+            view = memoryview(body)[:len(body) - 4096]
+            for k in range(0, len(view), 1 << 20):
+                self.wfile.write(view[k:k + (1 << 20)])
+            self.wfile.flush()
+            w.release.wait(scaled(60))
+        except OSError:
+            pass
+        self.close_connection = True
+
+
+class HoldServer:
+    """Plain HTTP on 127.0.0.1: small documents, and one artifact whose
+    end is held back until release is set (then the connection closes,
+    so the install fails as truncated)."""
+
+    def __init__(self):
+        self.routes = {}
+        self.release = threading.Event()
+        self.srv = ThreadingHTTPServer(("127.0.0.1", 0), _HoldHandler)
+        self.srv.daemon_threads = True
+        self.srv.hold = self
+        self.port = self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def url(self, path):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def close(self):
+        self.release.set()
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def vm_hwm_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def noise(n):
+    """n bytes that do not compress (so the artifact is as big as them)."""
+    return hashlib.shake_256(b"sandbox-agent").digest(n)
+
+
+class TestStreaming(InstallCase):
+    """The artifact goes through the checks, gunzip and tar into the
+    temporary file as it arrives: while the server still holds the end
+    of a big artifact, most of it is already on disk and the installer's
+    peak memory is a small fraction of it; cutting it off then leaves
+    nothing behind."""
+
+    BIG = 48 << 20
+    MAX_RSS_KB = {"rel": 16 << 10, "san": 64 << 10}[harness.MODE]  # ~0.5 / ~10 MiB seen
+
+    def held_install(self, agent, env, min_written):
+        before = listing(self.bin)
+        with tempfile.TemporaryFile() as o, tempfile.TemporaryFile() as e:
+            p = subprocess.Popen([harness.BIN, "install-agent", agent],
+                                 env=hermetic_env(self.home, self.env(**env)), cwd=self.home,
+                                 stdin=subprocess.DEVNULL, stdout=o, stderr=e)
+            try:
+                def written():
+                    tmp = glob.glob(os.path.join(self.bin, ".%s.tmp-*" % agent))
+                    return bool(tmp) and os.path.getsize(tmp[0]) >= min_written
+                ok = wait_until(lambda: written() or p.poll() is not None, 60) and written()
+                hwm = vm_hwm_kb(p.pid)
+                self.H.release.set()
+                rc = p.wait(timeout=scaled(60))
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+            e.seek(0)
+            err = e.read().decode()
+        self.assertTrue(ok, "the temporary file did not grow while downloading: %r" % err)
+        self.assertLess(hwm, self.MAX_RSS_KB, "peak RSS %d KB while %d MiB arrived" %
+                        (hwm, min_written >> 20))
+        self.assertFailedClean(rc, "", err, before, "download failed", "truncated")
+
+    def setUp(self):
+        super().setUp()
+        self.H = HoldServer()
+        self.addCleanup(self.H.close)
+
+    def test_raw_artifact_with_sha256(self):
+        body = fake_exe("claude", "1.2.3") + noise(self.BIG)
+        self.H.routes["/c/latest"] = (b"1.2.3\n", False)
+        self.H.routes["/c/1.2.3/manifest.json"] = (json.dumps({"platforms": {
+            p: {"checksum": hashlib.sha256(body).hexdigest()} for p in PLATS}}).encode(), False)
+        for p in PLATS:
+            self.H.routes["/c/1.2.3/%s/claude" % p] = (body, True)
+        self.held_install("claude", {"SANDBOX_AGENT_CLAUDE_RELEASES_URL": self.H.url("/c")},
+                          self.BIG - (8 << 20))
+
+    def test_tar_gz_artifact(self):
+        raw = io.BytesIO()
+        data = fake_exe("codex", "x") + noise(self.BIG)
+        with tarfile.open(fileobj=raw, mode="w") as tf:
+            ti = tarfile.TarInfo("codex-" + TARGET)
+            ti.size, ti.mode = len(data), 0o755
+            tf.addfile(ti, io.BytesIO(data))
+        tgz = gzip.compress(raw.getvalue(), compresslevel=1)
+        self.H.routes["/x/latest/download/codex-%s.tar.gz" % TARGET] = (tgz, True)
+        self.held_install("codex", {"SANDBOX_AGENT_CODEX_RELEASES_URL": self.H.url("/x")},
+                          self.BIG - (8 << 20))
+
+    def test_streamed_install_completes(self):
+        """The same server without the hold: the install goes through,
+        and the end of the download is reported on stderr."""
+        body = fake_exe("amp", "0.0.9") + noise(4 << 20)
+        self.H.routes["/a/cli-version.txt"] = (b"0.0.9", False)
+        self.H.routes["/a/0.0.9/amp-%s" % OS_ARCH] = (body, False)
+        rc, out, err = self.cli(["install-agent", "amp"],
+                                SANDBOX_AGENT_AMP_RELEASES_URL=self.H.url("/a"))
+        self.assertInstalled(rc, out, err, "amp", "0.0.9")
+        self.assertRegex(err, r"amp: downloaded 4\.0 MiB in [0-9.]+ s \([0-9.]+ [KM]iB/s\)")
+        with open(self.installed("amp"), "rb") as f:
+            self.assertEqual(hashlib.sha256(f.read()).digest(), hashlib.sha256(body).digest())
 
 
 class TestNpmFake(InstallCase):

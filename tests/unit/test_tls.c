@@ -1,14 +1,17 @@
 /* test_tls.c - the trust-anchor store of net/tls and the HTTP client of
  * http/client: URL parsing and resolution, no_proxy matching, and
  * hc_start in loop mode against a canned server in the same loop
- * (framing, truncation, timeouts, cancellation, refused connections).
+ * (framing, truncation, timeouts, cancellation, refused connections),
+ * and the blocking hc_fetch_stream / hc_fetch against a server process.
  * The TLS handshake itself is covered by tests/integration. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/buf.h"
@@ -555,6 +558,240 @@ static void test_loop_start_errors(void)
 	loop_free(l);
 }
 
+/* ---- hc_fetch_stream: private loop, against a server process ---- */
+
+#define BIG_BODY (3u * 1024 * 1024)
+
+static unsigned char body_byte(size_t i)
+{
+	return (unsigned char)(i * 131 + (i >> 11));
+}
+
+/* A process that answers one connection with head and then n body
+ * bytes; with a gate, the second half only after a byte arrives on it
+ * (so the client must see the first half while the response is still
+ * open). Returns its pid; *port is where it listens. */
+static pid_t serve_once(int *port, const char *head, size_t n, int gate)
+{
+	struct sockaddr_in a;
+	socklen_t al = sizeof a;
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	pid_t pid;
+
+	memset(&a, 0, sizeof a);
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) < 0 || listen(s, 1) < 0 ||
+	    getsockname(s, (struct sockaddr *)&a, &al) < 0)
+		return -1;
+	*port = ntohs(a.sin_port);
+	pid = fork();
+	if (pid != 0) {
+		close(s);
+		return pid;
+	}
+	{
+		static unsigned char b[65536];
+		char req[4096];
+		size_t have = 0, off = 0;
+		int c = accept(s, NULL, NULL);
+		char g;
+		while (c >= 0 && have < sizeof req) {
+			ssize_t r = read(c, req + have, sizeof req - have);
+			if (r <= 0)
+				_exit(1);
+			have += (size_t)r;
+			if (memmem(req, have, "\r\n\r\n", 4))
+				break;
+		}
+		if (c < 0 || write(c, head, strlen(head)) != (ssize_t)strlen(head))
+			_exit(1);
+		while (off < n) {
+			size_t k = n - off < sizeof b ? n - off : sizeof b, i;
+			if (gate >= 0 && off == n / 2 && read(gate, &g, 1) != 1)
+				_exit(1);
+			if (gate >= 0 && off < n / 2 && off + k > n / 2)
+				k = n / 2 - off;
+			for (i = 0; i < k; i++)
+				b[i] = body_byte(off + i);
+			if (write(c, b, k) != (ssize_t)k)
+				_exit(1);
+			off += k;
+		}
+		close(c);
+		_exit(0);
+	}
+}
+
+struct sresult {
+	int status, headers, done, err, pieces;
+	size_t got, biggest;
+	bool ok_bytes;
+	int gate;           /* write end: opened after the first half */
+	size_t cancel_at;   /* hc_cancel once this many bytes arrived (0: never) */
+	bool stop_headers;
+	char msg[256];
+};
+
+static bool s_headers(hc_t *c, void *ud, int status, const http_header *h, size_t n)
+{
+	struct sresult *r = ud;
+	r->status = status;
+	r->headers++;
+	return !r->stop_headers;
+}
+
+static void s_data(hc_t *c, void *ud, const char *p, size_t n)
+{
+	struct sresult *r = ud;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)p[i] != body_byte(r->got + i))
+			r->ok_bytes = false;
+	r->got += n;
+	r->pieces++;
+	if (n > r->biggest)
+		r->biggest = n;
+	if (r->gate >= 0 && r->got >= BIG_BODY / 2) {
+		CHECK(write(r->gate, "g", 1) == 1);
+		close(r->gate);
+		r->gate = -1;
+	}
+	if (r->cancel_at && r->got >= r->cancel_at)
+		hc_cancel(c);
+}
+
+static void s_done(hc_t *c, void *ud, int err, const char *msg)
+{
+	struct sresult *r = ud;
+	r->done++;
+	r->err = err;
+	snprintf(r->msg, sizeof r->msg, "%s", msg);
+}
+
+/* One hc_fetch_stream against serve_once; returns its result. */
+static int stream_once(const char *head, size_t n, bool gated, struct sresult *r, char *err,
+		size_t errcap)
+{
+	static const hc_ops ops = {s_headers, s_data, s_done};
+	hc_request req;
+	char url[64];
+	int port = 0, gp[2] = {-1, -1}, st = 0, rc;
+	pid_t pid;
+
+	r->ok_bytes = true;
+	r->gate = -1;
+	if (gated)
+		CHECK(pipe(gp) == 0);
+	pid = serve_once(&port, head, n, gp[0]);
+	CHECK(pid > 0);
+	if (gated) {
+		close(gp[0]);
+		r->gate = gp[1];
+	}
+	memset(&req, 0, sizeof req);
+	snprintf(url, sizeof url, "http://localhost:%d/big", port);
+	req.url = url;
+	req.no_proxy = true;
+	req.read_timeout_ms = 3000; /* a client that waits for the end fails here */
+	rc = hc_fetch_stream(&req, &ops, r, err, errcap);
+	if (r->gate >= 0)
+		close(r->gate);
+	kill(pid, SIGTERM);
+	waitpid(pid, &st, 0);
+	return rc;
+}
+
+static void test_fetch_stream(void)
+{
+	struct sresult r;
+	char err[256], head[128];
+	hc_request req;
+	buf_t body;
+	int status = 0;
+
+	/* the first half arrives while the server still holds the second:
+	 * bytes are delivered as they come, in bounded pieces */
+	snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %u\r\n\r\n", BIG_BODY);
+	memset(&r, 0, sizeof r);
+	CHECK_INT(stream_once(head, BIG_BODY, true, &r, err, sizeof err), 0);
+	CHECK_INT(r.status, 200);
+	CHECK_INT(r.headers, 1);
+	CHECK_INT(r.done, 1);
+	CHECK_INT(r.err, 0);
+	CHECK_STR(r.msg, "");
+	CHECK_INT(r.got, BIG_BODY);
+	CHECK(r.ok_bytes);
+	CHECK(r.pieces > 1);
+	CHECK(r.biggest <= 65536);
+
+	/* close-delimited, any status counts as success */
+	memset(&r, 0, sizeof r);
+	CHECK_INT(stream_once("HTTP/1.0 404 Not Found\r\n\r\n", 100000, false, &r, err, sizeof err),
+			0);
+	CHECK_INT(r.status, 404);
+	CHECK_INT(r.got, 100000);
+	CHECK(r.ok_bytes);
+
+	/* hc_cancel from on_data: stops at once, no on_done, -1 "cancelled" */
+	memset(&r, 0, sizeof r);
+	r.cancel_at = 1;
+	CHECK_INT(stream_once(head, BIG_BODY, true, &r, err, sizeof err), -1);
+	CHECK_STR(err, "cancelled");
+	CHECK_INT(r.done, 0);
+	CHECK(r.got < BIG_BODY);
+
+	/* on_headers says stop: on_done once, and the same answer */
+	memset(&r, 0, sizeof r);
+	r.stop_headers = true;
+	CHECK_INT(stream_once(head, 1000, false, &r, err, sizeof err), -1);
+	CHECK_STR(err, "cancelled");
+	CHECK_INT(r.done, 1);
+	CHECK_INT(r.got, 0);
+
+	/* truncated: on_done and the return value agree */
+	memset(&r, 0, sizeof r);
+	CHECK_INT(stream_once(head, 1000, false, &r, err, sizeof err), -1);
+	CHECK_STR(err, "truncated response");
+	CHECK_INT(r.done, 1);
+	CHECK_STR(r.msg, "truncated response");
+
+	/* a request that cannot start: no callbacks */
+	memset(&r, 0, sizeof r);
+	memset(&req, 0, sizeof req);
+	req.url = "gopher://x/";
+	CHECK_INT(hc_fetch_stream(&req, NULL, &r, err, sizeof err), -1);
+	CHECK(strstr(err, "unsupported URL") != NULL);
+
+	/* hc_fetch on top of it: the body in memory, or too big */
+	{
+		int port = 0, st = 0;
+		char url[64];
+		pid_t pid = serve_once(&port, "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n", 5000, -1);
+		snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
+		req.url = url;
+		req.no_proxy = true;
+		buf_init(&body);
+		CHECK_INT(hc_fetch(&req, &status, &body, 0, err, sizeof err), 0);
+		CHECK_INT(status, 200);
+		CHECK_INT(body.len, 5000);
+		CHECK_INT((unsigned char)body.p[4999], body_byte(4999));
+		buf_free(&body);
+		waitpid(pid, &st, 0);
+
+		pid = serve_once(&port, "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n", 5000, -1);
+		snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
+		buf_init(&body);
+		CHECK_INT(hc_fetch(&req, &status, &body, 4096, err, sizeof err), -1);
+		CHECK_STR(err, "response body larger than 4096 bytes");
+		CHECK(body.len <= 4096);
+		buf_free(&body);
+		kill(pid, SIGTERM);
+		waitpid(pid, &st, 0);
+	}
+}
+
 int main(void)
 {
 	test_anchors();
@@ -564,5 +801,6 @@ int main(void)
 	test_loop_framing();
 	test_loop_control();
 	test_loop_start_errors();
+	test_fetch_stream();
 	return t_done("tls");
 }
