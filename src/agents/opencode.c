@@ -25,10 +25,14 @@
  * on the new server. A server that never became ready fails the sessions
  * waiting for it (error opencode_server, session.ended error/daemon).
  *
+ * A lost event stream counts as a dead server (code opencode_stream).
+ *
  * Turns. A message is one prompt_async; its turn runs until session.idle.
- * turn.started is recorded at dispatch, turn.ended at idle with
- * {"status":"completed|error|interrupted", steps, tokens, cost}. Messages
- * sent while a turn runs wait in the session queue.
+ * turn.started is recorded when the prompt goes out, turn.ended at idle
+ * with {"status":"completed|error|interrupted", steps, tokens, cost}.
+ * Messages sent while a turn runs wait in the session queue. Create does
+ * not wait for the server: the OpenCode session is made in the loop, and
+ * a message posted before it exists waits here.
  *
  * Depends on the session API, proc/, http/client and sse, json/, base/
  * and the loop. */
@@ -69,8 +73,10 @@
 #define OC_CALL_TIMEOUT_MS 120000     /* read timeout of one request */
 #define OC_CONNECT_TIMEOUT_MS 5000
 #define OC_SSE_TIMEOUT_MS 35000       /* heartbeats come every 10 s */
+#define OC_SSE_GRACE_MS 1000          /* stream lost: time for the exit to show */
 #define OC_IDLE_MS 600000             /* idle server stopped after this */
 #define OC_ERROR_CHECK_MS 3000        /* session.error without idle: ask the status */
+#define OC_PROMPT_CHECK_MS 15000      /* a prompt OpenCode shows no sign of: ask the status */
 #define OC_BODY_MAX (16u * 1024 * 1024)  /* one response body */
 #define OC_EVENT_MAX (32u * 1024 * 1024) /* one SSE event */
 #define OC_TOKENS_MIN 1024
@@ -115,10 +121,15 @@ typedef struct oc_sess {
 	size_t nmcp, mcp_next;
 	uint64_t timer;
 	bool terminating;
+	bool reload;    /* skills were installed: the directory's instance reloads */
+	bool needs_mcp; /* a new server: its MCP servers are added again */
+	bool end_pending; /* terminated while one of its events was handled */
 	/* a prompt waiting for the session or the server */
 	char *prompt;
 	/* the turn */
 	bool turn;
+	bool announced;      /* turn.started recorded */
+	char *turn_meta;     /* its metadata, until then */
 	bool prompt_out;     /* the prompt call is in flight */
 	bool busy_seen;
 	bool aborted;
@@ -133,6 +144,7 @@ typedef struct oc_sess {
 	int steps;
 	char *finish;
 	char *model;         /* provider/model of the last assistant message */
+	char *agent;         /* its agent */
 	double cost;
 	double tok[6];       /* total input output reasoning cache.read cache.write */
 	uint64_t check_timer;
@@ -163,7 +175,7 @@ static struct {
 	unsigned port;
 	char base[96];
 	char auth[200];
-	uint64_t start_timer, retry_timer, idle_timer;
+	uint64_t start_timer, retry_timer, idle_timer, lost_timer;
 	int64_t ready_ms;
 	unsigned restarts;
 	int start_failures;
@@ -174,6 +186,9 @@ static struct {
 	hc_t *sse;
 	sse_parser ps;
 	bool sse_init;
+	bool in_feed;      /* inside sse_parser_feed: the parser must live on */
+	int in_event;      /* inside an event's handler: its turn state must live on */
+	bool free_parser;  /* closed meanwhile: freed when the feed returns */
 	oc_call *calls;
 	oc_sess *sessions;
 	strmap by_native;
@@ -720,7 +735,10 @@ static void free_turn(oc_sess *o)
 	free(o->user_content);
 	free(o->finish);
 	free(o->model);
-	o->user_msg = o->user_content = o->finish = o->model = NULL;
+	free(o->agent);
+	free(o->turn_meta);
+	o->user_msg = o->user_content = o->finish = o->model = o->agent = o->turn_meta = NULL;
+	o->announced = false;
 	o->user_shown = o->busy_seen = o->aborted = o->failed = false;
 	o->prompt_out = false;
 	o->steps = 0;
@@ -874,10 +892,9 @@ static void text_started(oc_sess *o, const ev_ctx *x, oc_part *p)
 	if (p->started)
 		return;
 	p->started = true;
-	char *c = text_content(p->type, "", 0);
-	rec_item(o, x, EV_ITEM_STARTED, false, p->id, NULL, "message", "assistant", c,
+	/* empty until it streams, as the other adapters start theirs */
+	rec_item(o, x, EV_ITEM_STARTED, false, p->id, NULL, "message", "assistant", "[]",
 		"in_progress");
-	free(c);
 }
 
 static void text_complete(oc_sess *o, const ev_ctx *x, oc_part *p, bool failed)
@@ -1155,9 +1172,26 @@ static void foreign_turn(oc_sess *o, const ev_ctx *x)
 	if (o->turn || o->s->ended)
 		return;
 	o->turn = true;
+	o->busy_seen = true;
+	o->announced = true;
 	ev_conv c = conv(o, x, EV_TURN_STARTED, false);
 	c.u.turn.metadata_json = "{\"origin\":\"opencode\"}";
 	sess_record(o->s, &c);
+}
+
+/* turn.started of our prompt, recorded when it goes to OpenCode (the
+ * OpenCode session exists then, so every event of the turn carries its
+ * id). */
+static void announce(oc_sess *o)
+{
+	if (o->announced || !o->turn)
+		return;
+	o->announced = true;
+	ev_conv c = conv(o, NULL, EV_TURN_STARTED, true);
+	c.u.turn.metadata_json = o->turn_meta;
+	sess_record(o->s, &c);
+	free(o->turn_meta);
+	o->turn_meta = NULL;
 }
 
 static void on_part_updated(oc_sess *o, const ev_ctx *x)
@@ -1243,6 +1277,11 @@ static void on_message_updated(oc_sess *o, const ev_ctx *x)
 		}
 		free(prov);
 		free(model);
+		char *agent = get_str(d, info, "agent");
+		if (agent) {
+			free(o->agent);
+			o->agent = agent;
+		}
 		int err = get_t(d, info, "error", JSON_OBJECT);
 		if (err >= 0 && is_str(d, err, "name", "MessageAbortedError"))
 			o->aborted = true;
@@ -1385,6 +1424,16 @@ static void withdraw_hitl(oc_sess *o)
 
 /* ---- session status, errors, turn end ---- */
 
+/* OpenCode repeats idle after an error or an abort; a repeat must not
+ * end the turn of a prompt sent meanwhile, so an idle ends a turn only
+ * once OpenCode showed that it took the prompt (its user message, or
+ * busy). */
+static void on_session_idle(oc_sess *o, const ev_ctx *x)
+{
+	if (o->turn && (o->busy_seen || o->user_shown))
+		turn_end(o, NULL, x->raw, x->raw_len, true);
+}
+
 static void on_status(oc_sess *o, const ev_ctx *x)
 {
 	const jdoc *d = x->d;
@@ -1394,7 +1443,7 @@ static void on_status(oc_sess *o, const ev_ctx *x)
 			foreign_turn(o, x);
 		o->busy_seen = true;
 	} else if (is_str(d, st, "type", "idle")) {
-		turn_end(o, NULL, x->raw, x->raw_len, true);
+		on_session_idle(o, x);
 	} else if (is_str(d, st, "type", "retry")) {
 		if (!o->turn)
 			foreign_turn(o, x);
@@ -1423,7 +1472,14 @@ static void on_check_done(oc_call *k, int status, const char *body, size_t len, 
 		return;
 	/* GET /session/status lists the sessions that are not idle */
 	if (d.t[0].type == JSON_OBJECT && get(&d, 0, o->s->native_id) < 0) {
-		log_info("session %s: OpenCode reports it idle after an error", o->s->id);
+		if (!o->busy_seen && !o->user_shown) {
+			log_warn("session %s: OpenCode is idle and shows no sign of the prompt",
+				o->s->id);
+			rec_error(o, NULL, true, "OpenCode did not start the turn", "opencode_http", NULL);
+			o->failed = true;
+		} else {
+			log_info("session %s: OpenCode reports it idle after an error", o->s->id);
+		}
 		turn_end(o, NULL, NULL, 0, false);
 	}
 	doc_free(&d);
@@ -1436,7 +1492,7 @@ static void on_check_timer(loop_t *l, void *ud)
 {
 	oc_sess *o = ud;
 	o->check_timer = 0;
-	if (o->turn && S.state == SRV_READY)
+	if (o->turn && S.state == SRV_READY && !(o->busy_seen && !o->failed))
 		call("GET", "/session/status", o->query, NULL, on_check_done, o, "status");
 }
 
@@ -1507,6 +1563,8 @@ static void turn_end(oc_sess *o, const char *why_status, const char *raw, size_t
 		jw_kstr(&w, "finish", o->finish);
 	if (o->model)
 		jw_kstr(&w, "model", o->model);
+	if (o->agent)
+		jw_kstr(&w, "agent", o->agent);
 	jw_key(&w, "tokens");
 	jw_obj(&w);
 	w_num(&w, "total", o->tok[0]);
@@ -1521,6 +1579,8 @@ static void turn_end(oc_sess *o, const char *why_status, const char *raw, size_t
 	jw_obj_end(&w);
 	w_num(&w, "cost", o->cost);
 	jw_obj_end(&w);
+	if (!o->announced && !s->ended)
+		announce(o);
 	o->turn = false;
 	free_turn(o);
 	if (!s->ended) {
@@ -1530,7 +1590,10 @@ static void turn_end(oc_sess *o, const char *why_status, const char *raw, size_t
 	}
 	buf_free(&m);
 	idle_check();
-	sess_turn_done(s);
+	if (o->terminating)
+		s->busy = false; /* the session ends: its queue is dropped, not sent */
+	else
+		sess_turn_done(s);
 }
 
 /* The turn fails on our side (the server died, the prompt was refused). */
@@ -1584,6 +1647,7 @@ static void on_event(const char *js, size_t len)
 		goto out;
 	ev_ctx x = {&d, payload, props, NULL, 0};
 	span(&d, payload, &x.raw, &x.raw_len);
+	S.in_event++;
 	const char *const t = js + d.t[ty].start;
 	size_t tn = d.t[ty].end - d.t[ty].start;
 #define IS(name) (tn == sizeof(name) - 1 && !memcmp(t, name, tn))
@@ -1596,7 +1660,7 @@ static void on_event(const char *js, size_t len)
 	else if (IS("session.status"))
 		on_status(o, &x);
 	else if (IS("session.idle"))
-		turn_end(o, NULL, x.raw, x.raw_len, true);
+		on_session_idle(o, &x);
 	else if (IS("session.error"))
 		on_session_error(o, &x);
 	else if (IS("permission.asked"))
@@ -1619,6 +1683,12 @@ static void on_event(const char *js, size_t len)
 	/* anything else (session.updated, session.diff, message.removed,
 	 * the v2 duplicates...) carries nothing a client needs here */
 #undef IS
+	S.in_event--;
+	if (o->end_pending) {
+		/* terminated from inside (the event log filled up) */
+		o->end_pending = false;
+		turn_end(o, "interrupted", NULL, 0, false);
+	}
 out:
 	doc_free(&d);
 }
@@ -1626,8 +1696,10 @@ out:
 static int on_sse_event(void *ud, const char *event, size_t elen, const char *data, size_t dlen,
 		const char *id, size_t idlen)
 {
+	if (S.free_parser)
+		return 1; /* the stream was closed by an earlier event */
 	on_event(data, dlen);
-	return 0;
+	return S.free_parser ? 1 : 0;
 }
 
 /* ---- HTTP calls ---- */
@@ -1788,10 +1860,28 @@ static void sse_close(void)
 		hc_cancel(S.sse);
 		S.sse = NULL;
 	}
-	if (S.sse_init) {
+	if (S.sse_init && S.in_feed) {
+		S.free_parser = true; /* the feed stops at its next event */
+	} else if (S.sse_init) {
 		sse_parser_free(&S.ps);
 		S.sse_init = false;
 	}
+}
+
+/* Feeds stream bytes to the parser; safe against the stream being closed
+ * by what an event does. */
+static int sse_feed(const char *p, size_t n)
+{
+	S.in_feed = true;
+	int rc = sse_parser_feed(&S.ps, p, n, on_sse_event, NULL);
+	S.in_feed = false;
+	if (S.free_parser || rc != 0) {
+		sse_parser_free(&S.ps);
+		S.sse_init = S.free_parser = false;
+		if (rc > 0)
+			rc = 0; /* stopped because it was closed */
+	}
+	return rc;
 }
 
 /* Stops the process on purpose (idle, shutdown): no session sees it. */
@@ -1805,15 +1895,18 @@ static void srv_stop(const char *why)
 	cancel_timer(&S.start_timer);
 	cancel_timer(&S.retry_timer);
 	cancel_timer(&S.idle_timer);
+	cancel_timer(&S.lost_timer);
 	if (S.p) {
 		proc_detach(S.p);
 		S.p = NULL;
 	}
 	S.state = SRV_STOPPED;
 	S.crashed = false;
-	for (oc_sess *o = S.sessions; o; o = o->next)
+	for (oc_sess *o = S.sessions; o; o = o->next) {
 		if (o->phase == PH_CREATING || o->phase == PH_MCP)
 			o->phase = PH_WAIT;
+		o->needs_mcp = o->nmcp > 0; /* runtime state of the instance */
+	}
 }
 
 static void srv_kill(const char *why, const char *code)
@@ -1848,7 +1941,9 @@ static bool sse_headers(hc_t *c, void *ud, int status, const http_header *h, siz
 
 static void sse_data(hc_t *c, void *ud, const char *p, size_t n)
 {
-	if (sse_parser_feed(&S.ps, p, n, on_sse_event, NULL) != 0) {
+	if (!S.sse_init)
+		return;
+	if (sse_feed(p, n) != 0) {
 		log_warn("opencode: an event over %u bytes; the event stream is dropped", OC_EVENT_MAX);
 		hc_cancel(c);
 		S.sse = NULL;
@@ -1857,20 +1952,31 @@ static void sse_data(hc_t *c, void *ud, const char *p, size_t n)
 	}
 }
 
+static void on_lost_timer(loop_t *l, void *ud)
+{
+	S.lost_timer = 0;
+	if (S.state != SRV_STOPPED && !S.sse)
+		srv_kill(S.last_error, "opencode_stream");
+}
+
 static void sse_done(hc_t *c, void *ud, int err, const char *msg)
 {
 	S.sse = NULL;
 	if (S.state == SRV_STOPPED)
 		return;
 	/* the stream is how we see turns end: without it the server is of no
-	 * use, so it is replaced */
+	 * use, so it is replaced; a dying server drops it first, so its exit
+	 * gets a moment to be the reason */
 	if (sse_err[0])
 		srv_set_error("%s", sse_err);
 	else
 		srv_set_error("OpenCode SSE stream error: %s", err ? msg : "the stream ended");
 	sse_err[0] = 0;
 	log_warn("opencode: %s", S.last_error);
-	srv_kill(S.last_error, "opencode_stream");
+	if (S.p && S.loop && !S.lost_timer)
+		S.lost_timer = loop_add_timer(S.loop, OC_SSE_GRACE_MS, 0, on_lost_timer, NULL);
+	else if (!S.lost_timer)
+		srv_kill(S.last_error, "opencode_stream");
 }
 
 static const hc_ops sse_ops = {sse_headers, sse_data, sse_done};
@@ -2140,6 +2246,7 @@ static void srv_died(int status, const char *stderr_json, const char *tail, cons
 	cancel_timer(&S.start_timer);
 	cancel_timer(&S.retry_timer);
 	cancel_timer(&S.idle_timer);
+	cancel_timer(&S.lost_timer);
 	S.state = SRV_STOPPED;
 	S.crashed = true;
 	char why_copy[sizeof S.last_error];
@@ -2174,6 +2281,7 @@ static void srv_died(int status, const char *stderr_json, const char *tail, cons
 			continue;
 		if (o->phase == PH_CREATING || o->phase == PH_MCP)
 			o->phase = PH_WAIT; /* created again on the next server */
+		o->needs_mcp = o->nmcp > 0;
 		if (o->phase == PH_READY && o->turn && !o->prompt)
 			turn_fail(o, why, code, buf_cstr(&det));
 		else if (o->phase == PH_READY && !o->prompt)
@@ -2423,8 +2531,11 @@ static void prompt_done(oc_call *k, int status, const char *body, size_t len, co
 	if (!o)
 		return;
 	o->prompt_out = false;
-	if (status >= 200 && status < 300)
+	if (status >= 200 && status < 300) {
+		if (o->turn && !o->busy_seen && !o->user_shown && S.loop && !o->check_timer)
+			o->check_timer = loop_add_timer(S.loop, OC_PROMPT_CHECK_MS, 0, on_check_timer, o);
 		return;
+	}
 	buf_t b;
 	buf_init(&b);
 	call_error(&b, k, status, body, len, err);
@@ -2444,6 +2555,7 @@ static void send_prompt(oc_sess *o)
 	pct_encode(&path, o->s->native_id);
 	buf_puts(&path, "/prompt_async");
 	o->prompt_out = true;
+	announce(o);
 	call("POST", buf_cstr(&path), o->query, body, prompt_done, o, "prompt");
 	buf_free(&path);
 	free(body);
@@ -2529,9 +2641,49 @@ static void create_done(oc_call *k, int status, const char *body, size_t len, co
 	mcp_next(o);
 }
 
+/* OpenCode reads a directory's skills when its instance starts; skills a
+ * new session installed into a directory already in use are only seen
+ * after the instance is disposed (reloaded), which is skipped while a
+ * turn runs there. */
+static bool dir_in_use(const oc_sess *o, bool *busy)
+{
+	bool used = false;
+	*busy = false;
+	for (const oc_sess *x = S.sessions; x; x = x->next) {
+		if (x == o || x->phase == PH_FAILED || !x->dir || !o->dir || strcmp(x->dir, o->dir))
+			continue;
+		used = true;
+		*busy = *busy || x->turn;
+	}
+	return used;
+}
+
+static void reload_done(oc_call *k, int status, const char *body, size_t len, const char *err)
+{
+	oc_sess *o = k->o;
+	if (!o || o->phase != PH_CREATING)
+		return;
+	if (status < 200 || status >= 300)
+		log_warn("session %s: OpenCode instance reload failed (%d); new skills may be missed",
+			o->s->id, status);
+	create_go(o);
+}
+
 static void create_go(oc_sess *o)
 {
 	o->phase = PH_CREATING;
+	bool busy;
+	if (o->reload && dir_in_use(o, &busy)) {
+		o->reload = false;
+		if (busy) {
+			log_warn("session %s: a turn runs in %s; OpenCode sees the new skills after its "
+				"next restart", o->s->id, o->dir);
+		} else {
+			call("POST", "/instance/dispose", o->query, NULL, reload_done, o, "instance reload");
+			return;
+		}
+	}
+	o->reload = false;
 	buf_t b;
 	jw_t w;
 	buf_init(&b);
@@ -2550,12 +2702,18 @@ static void session_go(oc_sess *o)
 {
 	if (o->s->ended || o->terminating || o->phase == PH_FAILED)
 		return;
-	if (o->phase == PH_WAIT) {
+	if (o->phase == PH_WAIT || (o->phase == PH_READY && o->needs_mcp)) {
 		if (o->s->native_id) {
-			/* its OpenCode session exists already (server restarted) */
+			/* its OpenCode session exists already (server restarted);
+			 * MCP servers added at runtime are gone with the old one */
 			o->phase = PH_READY;
-			if (o->prompt)
+			if (o->needs_mcp) {
+				o->needs_mcp = false;
+				o->mcp_next = 0;
+				mcp_next(o);
+			} else if (o->prompt) {
 				send_prompt(o);
+			}
 		} else {
 			o->create_tries = 0;
 			create_go(o);
@@ -2824,6 +2982,7 @@ static int oc_create(session *s, agent_err *e)
 		s->model = S.default_model ? xstrdup(S.default_model) : config_model(o->dir);
 	}
 	seed_plugins(o->dir);
+	o->reload = s->skills_json != NULL;
 	o->phase = PH_WAIT;
 	S.loop = srv_loop();
 	cancel_timer(&S.idle_timer);
@@ -2975,10 +3134,7 @@ static int oc_send(session *s, const char *text, size_t len, const char *att, ag
 		jw_key(&w, "model");
 		jw_str(&w, s->model);
 		jw_obj_end(&w);
-		ev_conv c = conv(o, NULL, EV_TURN_STARTED, true);
-		c.u.turn.metadata_json = buf_cstr(&m);
-		sess_record(s, &c);
-		buf_free(&m);
+		o->turn_meta = buf_cstr(&m);
 	}
 	cancel_timer(&S.idle_timer);
 	if (S.state == SRV_READY)
@@ -3067,9 +3223,18 @@ static void forget(oc_sess *o)
 		strmap_del(&S.by_native, o->s->native_id);
 	cancel_timer(&o->timer);
 	cancel_timer(&o->check_timer);
-	for (oc_call *k = S.calls; k; k = k->next)
+	for (oc_call **pp = &S.calls; *pp;) {
+		oc_call *k = *pp;
+		if (k->o == o && S.test && !k->c) {
+			/* nothing will ever answer it */
+			*pp = k->next;
+			call_free(k);
+			continue;
+		}
 		if (k->o == o)
 			k->o = NULL;
+		pp = &k->next;
+	}
 }
 
 static void oc_terminate(session *s)
@@ -3082,6 +3247,7 @@ static void oc_terminate(session *s)
 			srv_stop("shutdown");
 		return;
 	}
+	o->terminating = true;
 	if (o->turn && !s->ended) {
 		/* interrupt: OpenCode aborts the generation; the turn is
 		 * reported as interrupted here, its late events are dropped */
@@ -3095,9 +3261,11 @@ static void oc_terminate(session *s)
 			buf_free(&path);
 		}
 		o->aborted = true;
-		turn_end(o, "interrupted", NULL, 0, false);
+		if (S.in_event)
+			o->end_pending = true; /* the handler still holds the turn */
+		else
+			turn_end(o, "interrupted", NULL, 0, false);
 	}
-	o->terminating = true;
 	free(o->prompt);
 	o->prompt = NULL;
 	forget(o);
@@ -3199,19 +3367,17 @@ int opencode_test_sse(const char *p, size_t n)
 		sse_parser_init(&S.ps, OC_EVENT_MAX);
 		S.sse_init = true;
 	}
-	int rc = sse_parser_feed(&S.ps, p, n, on_sse_event, NULL);
-	if (rc != 0) {
-		sse_parser_free(&S.ps);
-		S.sse_init = false;
-	}
-	return rc;
+	return sse_feed(p, n);
 }
 
 void opencode_test_server_exit(int status)
 {
 	if (!S.test)
 		return;
-	srv_died(status, NULL, "", "agent server exited with status 1", "server_exit");
+	char msg[64];
+	snprintf(msg, sizeof msg, "agent server exited with status %d",
+		WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+	srv_died(status, NULL, "", msg, "server_exit");
 	S.state = SRV_READY; /* a new one at once, for the next requests */
 	for (oc_sess *o = S.sessions; o; o = o->next)
 		session_go(o);
@@ -3221,7 +3387,8 @@ int opencode_test_respond(int status, const char *body)
 {
 	oc_call *k = S.calls, *oldest = NULL;
 	for (; k; k = k->next)
-		oldest = k; /* calls are pushed at the head */
+		if (k->o)
+			oldest = k; /* calls are pushed at the head */
 	if (!oldest)
 		return -1;
 	if (body)
