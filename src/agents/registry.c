@@ -10,6 +10,7 @@
 
 #include "../base/buf.h"
 #include "agent.h"
+#include "opencode.h"
 #include "credentials.h"
 #include "install.h"
 
@@ -158,10 +159,15 @@ void agent_write_info(const agent_ops *a, jw_t *w)
 	jw_obj_end(w);
 	if (a->caps[CAP_SHARED_PROCESS]) {
 		jw_key(w, "serverStatus");
-		jw_obj(w);
-		jw_kstr(w, "status", "stopped");
-		jw_kint(w, "restartCount", 0);
-		jw_obj_end(w);
+		if (a == &agent_opencode) {
+			opencode_write_server_status(w); /* the shared server's live state */
+		} else {
+			/* codex runs one app-server per session: no shared server */
+			jw_obj(w);
+			jw_kstr(w, "status", "stopped");
+			jw_kint(w, "restartCount", 0);
+			jw_obj_end(w);
+		}
 	}
 	jw_obj_end(w);
 }
