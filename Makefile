@@ -109,7 +109,7 @@ $(BUILD)/sandbox-agent-san: $(OBJ_SAN) $(BEARSSL_ASAN)
 $(BUILD)/fuzz/%: fuzz/%.c $(OBJ_FUZZ) $(BEARSSL_ASAN)
 	@mkdir -p $(@D)
 	@echo "  FUZZ    $@"
-	@clang $(CFLAGS_FUZZ) -fsanitize=fuzzer -Isrc -o $@ $< $(OBJ_FUZZ) $(BEARSSL_ASAN)
+	@clang $(CFLAGS_FUZZ) -fsanitize=fuzzer -Isrc -Ifuzz -o $@ $< $(OBJ_FUZZ) $(BEARSSL_ASAN)
 
 run: deps
 	@$(MAKE) --no-print-directory $(BIN)
